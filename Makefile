@@ -1,0 +1,34 @@
+# leadscore — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LEADSCORE := $(VENV)/bin/leadscore
+LEADS ?= 5000
+
+.PHONY: venv demo test test-fast bench notebooks clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --prefer-binary -c constraints.txt -e '.[dev]'
+	touch $@
+
+## The main job on the embedded defaults: sample CRM -> SQLite (data/), summary.
+demo: venv
+	$(LEADSCORE) demo --leads $(LEADS)
+
+## The whole test suite (what CI runs).
+test: venv
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: venv
+	$(PY) -m pytest -n 2 -m "not slow"
+
+bench: venv
+	$(PY) benchmarks/bench_generate_load.py
+
+clean:
+	rm -rf data/ mlruns/artifacts mlruns/*.db .pytest_cache
