@@ -122,7 +122,7 @@ def import_(
     result = import_crm(load_mapping(mapping), source)
     settings = _settings(db)
     _store(settings).write_tables(result.tables, mode="replace" if replace else "append")
-    console.print(format_rejection_report(result))
+    console.print(format_rejection_report(result), markup=False, soft_wrap=True)
     if rejections is not None:
         result.rejections.to_csv(rejections, index=False)
         console.print(f"all {len(result.rejections):,} rejections written to {rejections}")
