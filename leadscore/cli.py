@@ -58,6 +58,8 @@ def _print_counts(title: str, counts: dict[str, int]) -> None:
 def _print_mapping(title: str, values: dict[str, object]) -> None:
     table = Table(title=title, show_header=False)
     for key, value in values.items():
+        if isinstance(value, (dict, list)):
+            continue
         shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     console.print(table)

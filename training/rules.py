@@ -1,0 +1,152 @@
+"""Rule-based lead scoring: attribute points, behavior points, BANT judgment, actions.
+
+The points system of inside-sales practice, configured in ``config/rules.yaml``. It scores the
+same point-in-time feature frame the models use, so it serves two roles:
+
+* the baseline every model report compares with (``training.baselines.RuleScoreBaseline``);
+* the fallback the service answers with when no trustworthy model is loaded.
+
+``recommend_actions`` turns a score (from rules or a model) plus BANT/status features into
+call_now / nurture / recycle / disqualify, with the same thresholds for both sources.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_RULES_PATH = Path(__file__).resolve().parents[1] / "config" / "rules.yaml"
+Action = Literal["call_now", "nurture", "recycle", "disqualify"]
+ACTIONS: tuple[str, ...] = ("call_now", "nurture", "recycle", "disqualify")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NumericPoints(_Strict):
+    per_unit: float
+    max: float = Field(gt=0)
+
+
+class PointGroup(_Strict):
+    numeric: dict[str, NumericPoints] = {}
+    categorical: dict[str, dict[str, float]] = {}
+    flags: dict[str, float] = {}
+
+    @property
+    def features(self) -> set[str]:
+        return set(self.numeric) | set(self.categorical) | set(self.flags)
+
+
+class ActionThresholds(_Strict):
+    call_now_score: float = Field(60, ge=1, le=99)
+    nurture_score: float = Field(25, ge=1, le=99)
+    disqualify_score: float = Field(8, ge=0, le=99)
+    disqualify_when_no_need: bool = True
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.disqualify_score <= self.nurture_score <= self.call_now_score:
+            raise ValueError("actions: need disqualify_score <= nurture_score <= call_now_score")
+
+
+class RulesConfig(_Strict):
+    """The whole rule set; unknown keys are errors."""
+
+    attribute_points: PointGroup = PointGroup()
+    behavior_points: PointGroup = PointGroup()
+    bant_points: PointGroup = PointGroup()
+    actions: ActionThresholds = ActionThresholds()
+
+    @property
+    def groups(self) -> dict[str, PointGroup]:
+        return {"attribute": self.attribute_points, "behavior": self.behavior_points,
+                "bant": self.bant_points}
+
+    @property
+    def features(self) -> set[str]:
+        return set().union(*(g.features for g in self.groups.values()))
+
+
+def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> RulesConfig:
+    """Read and check a rules YAML file; errors name the file and the bad key."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return RulesConfig.model_validate(data)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"rules file {path} does not exist") from None
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ValueError(f"{path}: {problems}") from None
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return np.nan_to_num(values.to_numpy(dtype=float), nan=0.0)
+
+
+def score_points(frame: pd.DataFrame, group: PointGroup) -> np.ndarray:
+    """Points of one group for every row of a feature frame (missing values score 0)."""
+    missing = sorted(group.features - set(frame.columns))
+    if missing:
+        raise ValueError(f"rules need feature column(s) missing from the frame: {missing}")
+    total = np.zeros(len(frame))
+    for name, rule in group.numeric.items():
+        points = _numeric(frame, name) * rule.per_unit
+        total += np.clip(points, -rule.max, rule.max)
+    for name, levels in group.categorical.items():
+        text = frame[name].astype("object").astype("str")
+        total += text.map(levels).astype("float64").fillna(0.0).to_numpy()
+    for name, points in group.flags.items():
+        total += (_numeric(frame, name) > 0) * points
+    return total
+
+
+def score_rules(frame: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
+    """Rule-based score for each row: points per group, total, 1-99 score and action."""
+    parts = {f"{name}_points": score_points(frame, group) for name, group in rules.groups.items()}
+    total = sum(parts.values())
+    scores = np.clip(np.rint(total), 1, 99).astype(int)
+    out = pd.DataFrame(parts, index=frame.index)
+    out["score"] = scores
+    out["action"] = recommend_actions(scores, frame, rules.actions)
+    return out
+
+
+def recommend_actions(scores: np.ndarray | pd.Series, frame: pd.DataFrame,
+                      thresholds: ActionThresholds) -> np.ndarray:
+    """call_now / nurture / recycle / disqualify per row, from a 1-99 score and BANT/status.
+
+    Order: disqualify (score below ``disqualify_score`` or need confirmed "no"), call_now (score
+    at or above ``call_now_score`` or the SQL rule met), nurture (score at or above
+    ``nurture_score``), recycle (already worked: MQL or recycled before), else nurture.
+    """
+    scores = np.asarray(scores, dtype=float)
+    column = lambda name: (_numeric(frame, name) if name in frame.columns  # noqa: E731
+                           else np.zeros(len(frame)))
+    need = (pd.to_numeric(frame["bant_need"], errors="coerce").to_numpy(dtype=float)
+            if "bant_need" in frame.columns else np.full(len(frame), np.nan))
+    no_need = (need == 0) & thresholds.disqualify_when_no_need
+    worked = (column("is_mql") > 0) | (column("is_recycled") > 0)
+    return np.select(
+        [scores < thresholds.disqualify_score, no_need,
+         (scores >= thresholds.call_now_score) | (column("bant_meets_sql_rule") > 0),
+         scores >= thresholds.nurture_score, worked],
+        ["disqualify", "disqualify", "call_now", "nurture", "recycle"],
+        default="nurture",
+    )
+
+
+def make_rule_score(rules: RulesConfig):
+    """A ``frame -> scores`` callable for ``train_model(rule_score=...)``."""
+
+    def rule_score(frame: pd.DataFrame) -> np.ndarray:
+        return score_rules(frame, rules)["score"].to_numpy(dtype=float)
+
+    return rule_score
