@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import io
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Iterable, Literal
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -142,7 +144,11 @@ class CRMStore:
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
-            raw = pd.read_sql_query(query, conn)
+            if self.engine.dialect.name == "sqlite":  # skip per-row datetime parsing
+                compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+                raw = pd.read_sql_query(str(compiled), conn.connection.driver_connection)
+            else:
+                raw = pd.read_sql_query(query, conn)
         return _from_sql(spec, raw)
 
     def read_tables(self, names: Iterable[str] | None = None) -> Tables:
@@ -167,17 +173,42 @@ class CRMStore:
             return
         if self.is_postgres:
             _copy_into_postgres(conn, table, frame)
-            return
-        sql_table = self.metadata.tables[table]
-        for start in range(0, len(frame), _CHUNK_ROWS):
-            records = _to_records(frame.iloc[start:start + _CHUNK_ROWS])
-            conn.execute(sql_table.insert(), records)
+        elif self.engine.dialect.name == "sqlite":
+            _executemany_sqlite(conn, table, frame)
+        else:
+            sql_table = self.metadata.tables[table]
+            for start in range(0, len(frame), _CHUNK_ROWS):
+                conn.execute(sql_table.insert(), _to_records(frame.iloc[start:start + _CHUNK_ROWS]))
 
 
 def _to_records(frame: pd.DataFrame) -> list[dict]:
-    """Plain Python rows (None for missing, UTC datetimes) for executemany."""
+    """Plain Python rows (None for missing, UTC datetimes) for SQLAlchemy's executemany."""
     out = frame.astype(object).where(frame.notna(), None)
     return out.to_dict("records")
+
+
+def _sqlite_column(values: pd.Series) -> list:
+    """One column as Python values sqlite3 accepts; timestamps as SQLAlchemy's UTC text."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        naive = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
+        text = np.char.replace(np.datetime_as_string(naive, unit="us"), "T", " ")
+        return np.where(values.isna().to_numpy(), None, text.astype(object)).tolist()
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _executemany_sqlite(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:
+    """Bulk insert through the sqlite3 driver: no per-row SQLAlchemy processing."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    cursor = conn.connection.driver_connection.cursor()
+    for start in range(0, len(frame), _CHUNK_ROWS):
+        chunk = frame.iloc[start:start + _CHUNK_ROWS]
+        rows = zip(*(_sqlite_column(chunk[c]) for c in chunk.columns))
+        statement = f'INSERT INTO "{table}" ({columns}) VALUES ({marks})'
+        try:
+            cursor.executemany(statement, rows)
+        except sqlite3.IntegrityError as err:
+            raise sa.exc.IntegrityError(statement, None, err) from None
 
 
 def _copy_into_postgres(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:

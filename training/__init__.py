@@ -1,0 +1,13 @@
+"""Training stage: split by time, fit, calibrate, evaluate, explain and register models.
+
+Modules (import what you need; this package imports nothing heavy on its own):
+
+* ``training.split``     — ``split_by_time`` (train oldest, valid/test newest).
+* ``training.model``     — ``fit_booster``, ``fit_calibrator``, grades, ``InsufficientDataError``.
+* ``training.bundle``    — ``ModelBundle``, ``load_bundle`` (no pickle), MLflow pyfunc.
+* ``training.evaluate``  — ``evaluate_model`` and its tables and plots.
+* ``training.baselines`` — rule-score and naive-Bayes (Odoo-style) baselines.
+* ``training.explain``   — ``explain_rows`` (per-lead reasons), SHAP plots.
+* ``training.registry``  — ``promote_challenger``, ``rollback``.
+* ``training.train``     — ``train_model`` (the whole run) and ``TrainConfig``.
+"""

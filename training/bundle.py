@@ -1,0 +1,342 @@
+"""The model bundle: a LightGBM booster plus everything fitted with it, stored without pickle.
+
+On disk a bundle is two files: ``model.txt`` (the booster in LightGBM's text format) and
+``bundle.json`` (feature registry, category levels, calibrator, grade thresholds, config,
+training-data summary for drift checks, metrics). ``load_bundle`` reads them back from a
+directory or from an MLflow URI (``models:/leadscore-sql@champion``) — nothing is unpickled.
+
+In MLflow the same two files are the artifacts of a pyfunc model logged "from code":
+``log_bundle`` writes a three-line entry script that builds ``LeadScorePyfunc``, so MLflow stores
+code, not a pickled object. Loading the pyfunc needs the ``leadscore`` package (``training``,
+``features``) importable, as it is wherever leadscore serves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking._model_registry import utils as registry_utils
+from mlflow.tracking._tracking_service import utils as tracking_utils
+from mlflow.types import ColSpec, Schema
+
+from features.registry import FeatureRegistry
+from training.explain import LeadExplanation, explain_rows
+from training.model import (
+    Calibrator,
+    assign_grades,
+    check_grade_thresholds,
+    feature_matrix,
+    prepare_features,
+    to_score,
+)
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = 1
+BOOSTER_FILE = "model.txt"
+BUNDLE_FILE = "bundle.json"
+SUMMARY_QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+_PYFUNC_ENTRY = '''"""MLflow models-from-code entry point of a leadscore model (see log_bundle)."""
+from mlflow.models import set_model
+
+from training.bundle import LeadScorePyfunc
+
+set_model(LeadScorePyfunc())
+'''
+
+
+@dataclass
+class ModelBundle:
+    """A fitted booster with its features, category levels, calibrator and grade thresholds.
+
+    ``config`` is the training config; ``feature_config`` the feature pipeline's settings
+    (``FeatureConfig.to_dict()``), so serving rebuilds features exactly as in training.
+    """
+
+    booster: lgb.Booster
+    registry: FeatureRegistry
+    categorical_levels: dict[str, list[str]]
+    calibrator: Calibrator
+    grade_thresholds: dict[str, float]
+    config: dict = field(default_factory=dict)
+    feature_config: dict = field(default_factory=dict)
+    training_summary: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.grade_thresholds = check_grade_thresholds(self.grade_thresholds)
+        booster_features = self.booster.feature_name()
+        if booster_features != self.registry.names:
+            raise ValueError(f"booster features {booster_features} do not match the bundle's "
+                             f"feature registry {self.registry.names}")
+        missing = [n for n in self.registry.categorical() if n not in self.categorical_levels]
+        if missing:
+            raise ValueError(f"category levels missing for categorical features {missing}")
+        booster_levels = [list(map(str, lv)) for lv in self.booster.pandas_categorical or []]
+        if booster_levels != [self.categorical_levels[n] for n in self.registry.categorical()]:
+            raise ValueError("the booster's category levels differ from the bundle's "
+                             "categorical_levels; the two files do not belong together")
+        self._level_index = {name: pd.Index(levels, dtype="str")
+                             for name, levels in self.categorical_levels.items()}
+
+    @property
+    def features(self) -> list[str]:
+        """Model input columns, in order."""
+        return self.registry.names
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The booster's input frame (categoricals fitted; see ``training.model``)."""
+        return prepare_features(frame, self.registry, self.categorical_levels)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's input as a float matrix (category codes; fast path for predictions)."""
+        return feature_matrix(frame, self.registry, self._level_index)
+
+    @property
+    def num_threads(self) -> int:
+        """Threads for prediction: the training setting (default 1, which also keeps one-row
+        latency steady on a busy machine, where OpenMP thread hand-offs can cost milliseconds)."""
+        return int(self.config.get("booster", {}).get("num_threads", 1))
+
+    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated booster probabilities."""
+        return self.booster.predict(self.matrix(frame), num_threads=self.num_threads)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities."""
+        return self.calibrator.transform(self.predict_raw(frame))
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Calibrated ``probability``, ``score`` 1-99 and ``grade`` A-D, indexed like ``frame``."""
+        proba = self.predict_proba(frame)
+        return pd.DataFrame(
+            {"probability": proba, "score": to_score(proba),
+             "grade": pd.array(assign_grades(proba, self.grade_thresholds), dtype="str")},
+            index=frame.index,
+        )
+
+    def explain(
+        self, frame: pd.DataFrame, k: int = 3, language: str = "en"
+    ) -> list[LeadExplanation]:
+        """Top-``k`` reasons per row (SHAP on the raw log-odds scale; see ``training.explain``)."""
+        return explain_rows(self, frame, k=k, language=language)
+
+    def to_dict(self) -> dict:
+        """The ``bundle.json`` content."""
+        return {
+            "format": BUNDLE_FORMAT,
+            "features": self.features,
+            "registry": self.registry.to_dict(),
+            "categorical_levels": self.categorical_levels,
+            "calibrator": self.calibrator.to_dict(),
+            "grade_thresholds": self.grade_thresholds,
+            "config": self.config,
+            "feature_config": self.feature_config,
+            "training_summary": self.training_summary,
+            "metrics": self.metrics,
+        }
+
+    def save(self, directory: Path | str) -> Path:
+        """Write ``model.txt`` and ``bundle.json`` into ``directory`` (created if needed)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / BOOSTER_FILE))
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1, allow_nan=False)
+        (directory / BUNDLE_FILE).write_text(text, encoding="utf-8")
+        return directory
+
+    @classmethod
+    def from_files(cls, booster_path: Path | str, bundle_path: Path | str) -> "ModelBundle":
+        """Read a bundle from its two files."""
+        data = json.loads(Path(bundle_path).read_text(encoding="utf-8"))
+        if data.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"{bundle_path}: unsupported bundle format {data.get('format')!r} "
+                             f"(this code reads format {BUNDLE_FORMAT})")
+        registry = FeatureRegistry.from_dict(data["registry"])
+        if registry.names != data["features"]:
+            raise ValueError(f"{bundle_path}: feature list does not match the registry")
+        return cls(
+            booster=lgb.Booster(model_file=str(booster_path)),
+            registry=registry,
+            categorical_levels=data["categorical_levels"],
+            calibrator=Calibrator.from_dict(data["calibrator"]),
+            grade_thresholds=data["grade_thresholds"],
+            config=data.get("config", {}),
+            feature_config=data.get("feature_config", {}),
+            training_summary=data.get("training_summary", {}),
+            metrics=data.get("metrics", {}),
+        )
+
+
+@contextmanager
+def use_tracking_uri(tracking_uri: str | None) -> Iterator[None]:
+    """Point MLflow (tracking and registry) at ``tracking_uri`` inside the block, then restore.
+
+    Some MLflow internals (registering a logged model, resolving ``models:/``) consult the
+    global URI even when a client was given one, so every MLflow call here runs inside this.
+    ``None`` leaves MLflow's current settings alone.
+    """
+    if tracking_uri is None:
+        yield
+        return
+    saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def load_bundle(path_or_uri: str | Path, *, tracking_uri: str | None = None) -> ModelBundle:
+    """Load a bundle from a directory or an MLflow URI, without unpickling anything.
+
+    Args:
+        path_or_uri: a directory written by ``ModelBundle.save``, a logged pyfunc model's
+            directory, or an MLflow URI such as ``models:/leadscore-sql@champion``.
+        tracking_uri: MLflow tracking/registry URI for ``models:/`` and ``runs:/`` URIs
+            (default: MLflow's current one).
+    """
+    location = str(path_or_uri)
+    if "://" in location or location.startswith(("models:", "runs:")):
+        with use_tracking_uri(tracking_uri):
+            location = mlflow.artifacts.download_artifacts(
+                artifact_uri=location, tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    directory = _find_bundle_dir(Path(location))
+    return ModelBundle.from_files(directory / BOOSTER_FILE, directory / BUNDLE_FILE)
+
+
+def _find_bundle_dir(path: Path) -> Path:
+    for candidate in (path, path / "artifacts"):
+        if (candidate / BOOSTER_FILE).is_file() and (candidate / BUNDLE_FILE).is_file():
+            return candidate
+    raise FileNotFoundError(f"no {BOOSTER_FILE} + {BUNDLE_FILE} found in {path} "
+                            f"or {path / 'artifacts'}")
+
+
+def summarize_training_data(
+    frame: pd.DataFrame, registry: FeatureRegistry, levels: dict[str, list[str]]
+) -> dict:
+    """Per-feature reference statistics of the training data, for drift monitoring.
+
+    Numeric and bool features: missing share, mean, std and quantiles. Category features:
+    missing share and the share of each fitted level. JSON-ready.
+    """
+    X = prepare_features(frame, registry, levels)
+    summary = {"rows": int(len(X)), "features": {}}
+    for definition in registry:
+        column = X[definition.name]
+        entry = {"dtype": definition.dtype, "missing_share": float(column.isna().mean())}
+        if definition.dtype == "category":
+            shares = column.value_counts(normalize=True, dropna=True)
+            entry["frequencies"] = {str(k): float(v) for k, v in shares.items()}
+        else:
+            entry.update(_numeric_summary(column.to_numpy(dtype=float)))
+        summary["features"][definition.name] = entry
+    return summary
+
+
+def _numeric_summary(values: np.ndarray) -> dict:
+    present = values[~np.isnan(values)]
+    if len(present) == 0:
+        return {"mean": None, "std": None, "quantiles": {}}
+    quantiles = np.quantile(present, SUMMARY_QUANTILES)
+    return {"mean": float(present.mean()), "std": float(present.std()),
+            "quantiles": {str(q): float(v) for q, v in zip(SUMMARY_QUANTILES, quantiles)}}
+
+
+# --- MLflow pyfunc ------------------------------------------------------------------------
+
+
+class LeadScorePyfunc(PythonModel):
+    """MLflow pyfunc wrapper: loads the bundle's two artifacts, predicts probability/score/grade."""
+
+    def load_context(self, context) -> None:
+        """Read ``model.txt`` and ``bundle.json`` from the model's artifacts."""
+        self.bundle = ModelBundle.from_files(context.artifacts["booster"],
+                                             context.artifacts["bundle"])
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
+        """``DataFrame[probability, score, grade]`` for a frame of model features."""
+        return self.bundle.predict_frame(pd.DataFrame(model_input))
+
+
+def model_signature(bundle: ModelBundle) -> ModelSignature:
+    """Pyfunc signature: one column per feature (numbers and bools as double, categories as
+    string), output probability / score / grade."""
+    kinds = {"float": "double", "int": "double", "bool": "double", "category": "string"}
+    inputs = Schema([ColSpec(kinds[d.dtype], d.name) for d in bundle.registry])
+    outputs = Schema([ColSpec("double", "probability"), ColSpec("long", "score"),
+                      ColSpec("string", "grade")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def signature_frame(bundle: ModelBundle, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s feature columns in the pyfunc signature's types (input examples, batch jobs)."""
+    columns = {}
+    for definition in bundle.registry:
+        series = frame[definition.name]
+        if definition.dtype == "category":
+            columns[definition.name] = series.astype("str")
+        else:
+            columns[definition.name] = series.astype("Float64").to_numpy(dtype=float,
+                                                                         na_value=np.nan)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the pyfunc model (explicit: no inference subprocess)."""
+    import sklearn
+
+    return [f"mlflow=={mlflow.__version__}", f"lightgbm=={lgb.__version__}",
+            f"pandas=={pd.__version__}", f"numpy=={np.__version__}",
+            f"scikit-learn=={sklearn.__version__}"]
+
+
+def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, *, name: str = "model"):
+    """Log ``bundle`` as a pyfunc model (from code, no pickle) in the active MLflow run.
+
+    Args:
+        bundle: the fitted bundle.
+        input_example: a few rows holding the model features (stored with the model).
+        name: the logged model's name within the run.
+
+    Returns:
+        MLflow's ``ModelInfo`` (``.model_uri`` registers it).
+    """
+    with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as tmp:
+        directory = bundle.save(Path(tmp) / "bundle")
+        entry = Path(tmp) / "leadscore_pyfunc.py"
+        entry.write_text(_PYFUNC_ENTRY, encoding="utf-8")
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(entry),
+            artifacts={"booster": str(directory / BOOSTER_FILE),
+                       "bundle": str(directory / BUNDLE_FILE)},
+            signature=model_signature(bundle),
+            input_example=signature_frame(bundle, input_example.head(5)),
+            pip_requirements=pip_requirements(),
+            metadata={"leadscore_bundle_format": BUNDLE_FORMAT,
+                      "loader": "training.bundle.load_bundle (needs the leadscore package)"},
+        )
