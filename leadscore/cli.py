@@ -171,6 +171,15 @@ def summary(db: DatabaseOption = None) -> None:
 
 
 @app.command()
+def docs() -> None:
+    """Rewrite the generated reference documents under docs/."""
+    from leadscore.docs import write_docs
+
+    for path in write_docs():
+        console.print(str(path))
+
+
+@app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1_000, max=1_000_000, help="Number of leads.")] = 5000,
 ) -> None:

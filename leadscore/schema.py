@@ -497,3 +497,29 @@ def split_valid(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     keep = ~keys[convertible & ~duplicated].isin(set(rule_problems["row_key"])).to_numpy()
     violations = _concat_violations([coercion_problems, dup_report, rule_problems])
     return candidate[keep].reset_index(drop=True), violations
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def describe_markdown() -> str:
+    """The data model as Markdown tables (the README's "Data model" section is this text)."""
+    parts = []
+    for spec in TABLES.values():
+        parts.append(f"**`{spec.name}`** — {spec.description} Key: `{', '.join(spec.key)}`.\n")
+        parts.append("| column | type | required | rule | meaning |\n|---|---|---|---|---|")
+        for col in spec.columns:
+            rule = []
+            if col.allowed:
+                rule.append("one of " + ", ".join(f"`{v}`" for v in col.allowed))
+            if col.min_value is not None:
+                rule.append(f"≥ {_number(col.min_value)}")
+            if col.max_value is not None:
+                rule.append(f"≤ {_number(col.max_value)}")
+            parts.append(f"| `{col.name}` | {col.kind} | {'yes' if col.required else ''} | "
+                         f"{'; '.join(rule)} | {col.description} |")
+        for row_rule in spec.rules:
+            parts.append(f"| *rule* | | | | {row_rule.reason} |")
+        parts.append("")
+    return "\n".join(parts)

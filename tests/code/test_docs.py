@@ -1,0 +1,21 @@
+"""The generated reference documents in docs/ match the code that defines them."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadscore import schema
+from leadscore.docs import DOCS_DIR, render_docs
+
+
+@pytest.mark.parametrize("name", sorted(render_docs()))
+def test_generated_doc_is_up_to_date(name: str) -> None:
+    committed = (DOCS_DIR / name).read_text(encoding="utf-8")
+    assert committed == render_docs()[name], f"docs/{name} is stale: run `leadscore docs`"
+
+
+def test_data_model_lists_every_column() -> None:
+    text = render_docs()["data_model.md"]
+    for spec in schema.TABLES.values():
+        for column in spec.columns:
+            assert f"| `{column.name}` |" in text
