@@ -39,16 +39,17 @@ class FeatureDef:
     def phrase(self, value: object, language: Language = "en") -> str:
         """Render this feature's phrase for ``value`` in ``language``."""
         template = self.phrase_ja if language == "ja" else self.phrase_en
-        return template.format(value=_format_value(value))
+        return template.format(value=_format_value(value, language))
 
 
-def _format_value(value: object) -> str:
+_UNKNOWN = {"en": "unknown", "ja": "不明"}
+
+
+def _format_value(value: object, language: Language = "en") -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return _UNKNOWN[language]
     if isinstance(value, float):
-        if value != value:  # NaN
-            return "unknown"
         return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.2f}"
-    if value is None:
-        return "unknown"
     return str(value)
 
 
