@@ -28,7 +28,10 @@ test-fast: venv
 	$(PY) -m pytest -n 2 -m "not slow"
 
 bench: venv
-	$(PY) benchmarks/bench_generate_load.py
+	$(PY) benchmarks/bench_generate.py --leads 100000
+	$(PY) benchmarks/bench_store_load.py --leads 100000
+	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_training.py
 
 clean:
 	rm -rf data/ mlruns/artifacts mlruns/*.db .pytest_cache

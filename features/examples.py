@@ -122,7 +122,7 @@ def build_sql_examples(tables: Mapping[str, pd.DataFrame], config: FeatureConfig
     rows, as_of, label = rows[~censored], as_of[~censored], label[~censored]
     pairs = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy()[rows],
                           "as_of": _to_timestamps(as_of)})
-    features = build_lead_features(tables, pairs, config)
+    features = build_lead_features(tables, pairs, config).copy()  # defragment before insert
     features.insert(2, "label", label)
     return features
 
@@ -155,6 +155,6 @@ def build_win_examples(tables: Mapping[str, pd.DataFrame], config: FeatureConfig
                 int(keep.sum()), len(rows))
     pairs = pd.DataFrame({"opportunity_id": deals["opportunity_id"].to_numpy()[rows[keep]],
                           "as_of": _to_timestamps(as_of[keep])})
-    features = build_opportunity_features(tables, pairs, config)
+    features = build_opportunity_features(tables, pairs, config).copy()  # defragment
     features.insert(2, "label", (outcome[keep] == "won").astype(np.int64))
     return features

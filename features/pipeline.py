@@ -2,15 +2,17 @@
 
 ``build_lead_features(tables, pairs, config)`` computes every lead feature for any set of
 ``(lead_id, as_of)`` pairs: behavioral and account roll-up (``features.behavioral``), BANT and
-status (``features.bant``), firmographics and job title (``features.firmographic``) and ICP fit
-(``features.icp``). ``build_single_lead_features`` wraps one lead, its account and its
+status (``features.bant``), firmographics and job title (``features.firmographic``), ICP fit
+(``features.icp``) and the declared keys of ``leads.attributes`` (``features.attributes``).
+``build_single_lead_features`` wraps one lead, its account and its
 activities into one-row tables and calls ``build_lead_features`` — the serving path *is* the
 batch path, so the vectors are identical by construction (and a parity test checks it).
 
 Point in time: a feature at ``as_of`` uses only records with timestamps strictly before
 ``as_of``; a pair whose lead was created at or after its ``as_of`` is an error (see
-``features.bant.lookup_lead_rows``). Firmographics have no history in the canonical model and
-are used as current values (see ``features.firmographic``).
+``features.bant.lookup_lead_rows``). Firmographics and lead attributes have no history in the
+canonical model and are used as current values, taken as known at the lead's creation (see
+``features.firmographic`` and ``features.attributes``).
 
 ``lead_feature_registry(config)`` names every output column with its dtype, kind and EN/JA
 phrases; a trained model stores ``registry.to_dict()`` and ``config.to_dict()``.
@@ -26,6 +28,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from features.attributes import (
+    attribute_feature_defs,
+    build_attribute_features,
+    check_attribute_specs,
+)
 from features.bant import (
     BANT_FEATURES,
     STATUS_FEATURES,
@@ -76,6 +83,9 @@ class FeatureConfig:
         sql_timeline_months: longest BANT timeline that counts as met.
         stage_order: opportunity stages from first to last (regressions, stage rank).
         icp: an IcpConfig, a path to an ICP YAML file, or None for ``config/icp.yaml``.
+        attributes: keys of ``leads.attributes`` used as features, key -> ``float``, ``bool``
+            or ``category`` (optionally ``:actionable``; default kind fixed); feature
+            ``attr_<key>``. Empty by default (see ``features.attributes``).
     """
 
     windows_days: tuple[int, ...] = (7, 30, 90)
@@ -93,11 +103,13 @@ class FeatureConfig:
     sql_timeline_months: float = 3.0
     stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER
     icp: IcpConfig | str | Path | None = field(default=None, hash=False)
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("windows_days", "high_intent_types", "count_types", "stage_order"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "event_weights", dict(self.event_weights))
+        object.__setattr__(self, "attributes", check_attribute_specs(self.attributes))
         self._check_numbers()
         self._check_types()
 
@@ -163,9 +175,11 @@ def resolve_icp(config: FeatureConfig) -> IcpConfig:
 
 
 def lead_feature_registry(config: FeatureConfig) -> FeatureRegistry:
-    """Every lead feature (behavioral, account, BANT, status, firmographic, ICP), in order."""
+    """Every lead feature (behavioral, account, BANT, status, firmographic, ICP, declared
+    attributes), in order."""
     return FeatureRegistry([*behavioral_feature_defs(config), *BANT_FEATURES, *STATUS_FEATURES,
-                            *FIRMOGRAPHIC_FEATURES, *ICP_FEATURES])
+                            *FIRMOGRAPHIC_FEATURES, *ICP_FEATURES,
+                            *attribute_feature_defs(config.attributes)])
 
 
 def _lead_rows(leads: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -197,8 +211,8 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
     """All lead features of each ``(lead_id, as_of)`` pair, point in time.
 
     Args:
-        tables: canonical tables; uses leads, activities and accounts (missing accounts or
-            activities count as empty).
+        tables: canonical tables; uses leads (with ``attributes`` when the config declares
+            any), activities and accounts (missing accounts or activities count as empty).
         pairs: ``lead_id``, timezone-aware ``as_of`` and optionally ``account_id``.
         config: the feature settings.
 
@@ -229,6 +243,8 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
             leads, lead_rows["account_id"], timestamps_to_us(pairs["as_of"], "pairs.as_of"))
     with timed("pipeline.icp"):
         columns.update(score_icp(firmographics, resolve_icp(config)))
+    with timed("pipeline.attributes"):
+        columns.update(build_attribute_features(leads, pairs, config.attributes))
     return assemble_feature_frame(pairs, columns, lead_feature_registry(config), "lead_id")
 
 

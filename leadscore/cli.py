@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -179,12 +180,213 @@ def docs() -> None:
         console.print(str(path))
 
 
+# --- training, promotion, rollback -----------------------------------------------------------
+
+TaskArgument = Annotated[str, typer.Argument(help="sql (lead -> SQL) or win (deal -> won).")]
+_REPORT_METRICS = ("rows", "positives", "base_rate", "roc_auc", "pr_auc", "brier", "log_loss",
+                   "ece", "lift_top_decile", "top30_bottom30_ratio", "icp_fit_ratio")
+
+
+def _task(task: str) -> str:
+    from training.workflows import TASKS
+
+    if task not in TASKS:
+        raise typer.BadParameter(f"must be one of {', '.join(TASKS)}, not {task!r}",
+                                 param_hint="TASK")
+    return task
+
+
+def _quiet_mlflow() -> None:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def _progress_printer():
+    start = time.perf_counter()
+    return lambda message: console.print(
+        f"[dim]{time.perf_counter() - start:6.1f}s[/dim] {message}", markup=True, highlight=False)
+
+
+def _as_of_end(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a timestamp", param_hint="--as-of-end") from None
+    if stamp.tzinfo is None:
+        raise typer.BadParameter("needs a timezone, e.g. 2026-10-01T00:00:00Z",
+                                 param_hint="--as-of-end")
+    return stamp.tz_convert("UTC")
+
+
+def _train(task: str, settings: Settings, config_file: Path | None = None,
+           as_of_end: pd.Timestamp | None = None):
+    """Train one model from the store and print its report; exits 1 on too little data."""
+    from training.model import InsufficientDataError
+    from training.workflows import load_training_setup, train_from_store
+
+    _quiet_mlflow()
+    setup = load_training_setup(task, config_file)
+    console.rule(f"training the {task} model")
+    try:
+        result = train_from_store(task, settings, feature_config=setup.feature_config,
+                                  train_config=setup.train_config, as_of_end=as_of_end,
+                                  progress=_progress_printer())
+    except (InsufficientDataError, ValueError) as error:
+        console.print(f"[red]training refused: {error}[/red]", highlight=False)
+        console.print(f"No {task} model was registered; serving stays on the rule-based score "
+                      "(config/rules.yaml).")
+        raise typer.Exit(1) from None
+    _print_train_report(result)
+    return result
+
+
+def _number(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if isinstance(value, float) and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _print_train_report(result) -> None:
+    from training.evaluate import check_targets
+
+    comparison = result.comparison
+    table = Table(title=f"{result.model_name}: test slice (newest data), model vs baselines")
+    table.add_column("metric")
+    for column in comparison.columns:
+        table.add_column(column.replace("_minus_", " − ").replace("_", " "), justify="right")
+    for metric in _REPORT_METRICS:
+        if metric in comparison.index:
+            counts = metric in ("rows", "positives")
+            table.add_row(metric, *(f"{float(v):,.0f}" if counts else _number(float(v))
+                                    for v in comparison.loc[metric]))
+    console.print(table)
+    for target, met in check_targets(result.reports["model"].metrics).items():
+        shown = "n/a" if met is None else "[green]met[/green]" if met else "[red]not met[/red]"
+        console.print(f"target {target}: {shown}")
+    if result.grades is not None:
+        _print_frame("Conversion by grade (model, test slice)", result.grades)
+    segments = result.reports["model"].segments
+    if not segments.empty:
+        worst = segments.dropna(subset=["auc_gap"]).groupby("segment").head(5)
+        _print_frame("Segments with the largest AUC gap (model, test slice)",
+                     worst[["segment", "value", "rows", "positives", "conversion_rate",
+                            "roc_auc", "auc_gap"]])
+    console.print(f"registered [bold]{result.model_name}[/bold] version {result.version} as "
+                  f"challenger (MLflow run {result.run_id})")
+
+
+def _print_frame(title: str, frame: pd.DataFrame) -> None:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if frame[column].dtype == object
+                         or pd.api.types.is_string_dtype(frame[column]) else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_number(v) if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def train(
+    task: TaskArgument,
+    config_file: Annotated[Optional[Path], typer.Option(
+        "--config-file", exists=True, dir_okay=False,
+        help="Training YAML (features: / training: overrides), e.g. config/training/*.yaml.")
+    ] = None,
+    as_of_end: Annotated[Optional[str], typer.Option(
+        help="Data cut (ISO time with zone); default: just after the latest record.")] = None,
+    db: DatabaseOption = None,
+) -> None:
+    """Train a model from the store, log it to MLflow and register it as the challenger."""
+    _train(_task(task), _settings(db), config_file, _as_of_end(as_of_end))
+
+
+def _print_promotion(result) -> None:
+    colour = "green" if result.promoted else "red"
+    console.print(f"[{colour}]{result.name}: "
+                  f"{'promoted' if result.promoted else 'refused'}[/{colour}] challenger "
+                  f"v{result.challenger_version} — {result.reason}", highlight=False)
+    table = Table(title="Recent hold-out (same rows for both)")
+    for column in ("model", "roc_auc", "brier", "rows"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    rows = [(f"challenger v{result.challenger_version}", result.challenger_metrics)]
+    if result.champion_metrics is not None:
+        rows.append((f"champion v{result.champion_version}", result.champion_metrics))
+    for label, metrics in rows:
+        table.add_row(label, f"{metrics['roc_auc']:.4f}", f"{metrics['brier']:.4f}",
+                      f"{int(metrics['rows']):,}")
+    console.print(table)
+
+
+def _promote(task: str, settings: Settings, tolerance_auc: float, tolerance_brier: float):
+    from training.registry import PromotionRefusedError
+    from training.workflows import promote_from_store
+
+    _quiet_mlflow()
+    try:
+        result = promote_from_store(task, settings, tolerance_auc=tolerance_auc,
+                                    tolerance_brier=tolerance_brier)
+    except PromotionRefusedError as refused:
+        _print_promotion(refused.result)
+        console.print("champion unchanged")
+        raise typer.Exit(1) from None
+    except (LookupError, ValueError) as error:
+        console.print(f"[red]cannot promote: {error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    _print_promotion(result)
+    return result
+
+
+@app.command()
+def promote(
+    task: TaskArgument,
+    tolerance_auc: Annotated[float, typer.Option(
+        min=0.0, help="How much lower the challenger's ROC AUC may be.")] = 0.005,
+    tolerance_brier: Annotated[float, typer.Option(
+        min=0.0, help="How much higher the challenger's Brier score may be.")] = 0.005,
+    db: DatabaseOption = None,
+) -> None:
+    """Make the challenger the champion if it is not worse on the recent hold-out."""
+    _promote(_task(task), _settings(db), tolerance_auc, tolerance_brier)
+
+
+@app.command()
+def rollback(task: TaskArgument) -> None:
+    """Restore the previous champion."""
+    from training.registry import RollbackError
+    from training.workflows import rollback_model
+
+    _quiet_mlflow()
+    try:
+        version = rollback_model(_task(task), _settings())
+    except RollbackError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"champion of the {task} model is now version {version}")
+
+
 @app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1_000, max=1_000_000, help="Number of leads.")] = 5000,
 ) -> None:
-    """The main job on the embedded defaults: sample CRM into SQLite, then a summary."""
+    """The main job on the embedded defaults: sample CRM, then train and promote both models.
+
+    The sample CRM goes into SQLite (data/); the SQL and win models are trained, logged and
+    registered in MLflow (mlruns/), then promoted to champion through the promotion gate.
+    """
     generate(leads=leads, seed=None, db=None, export_dir=None)
+    settings = _settings()
+    for task in ("sql", "win"):
+        try:
+            _train(task, settings)
+        except typer.Exit:
+            continue
+        _promote(task, settings, tolerance_auc=0.005, tolerance_brier=0.005)
+    console.print("Browse the runs and plots with: mlflow ui --backend-store-uri "
+                  f"{settings.mlflow_tracking_uri}")
 
 
 if __name__ == "__main__":

@@ -10,4 +10,7 @@ Modules (import what you need; this package imports nothing heavy on its own):
 * ``training.explain``   — ``explain_rows`` (per-lead reasons), SHAP plots.
 * ``training.registry``  — ``promote_challenger``, ``rollback``.
 * ``training.train``     — ``train_model`` (the whole run) and ``TrainConfig``.
+* ``training.workflows`` — from canonical tables or the store: ``train_sql_from_tables``,
+  ``train_win_from_tables``, ``train_*_from_store``, ``promote_from_store``, ``rollback_model``.
+* ``training.crossval``  — ``cross_validate`` (k-fold figures comparable with published ones).
 """

@@ -335,12 +335,14 @@ def fit_calibrator(
     methods: tuple[CalibrationMethod, ...] = ("sigmoid", "isotonic"),
     folds: int = 5,
     seed: int = 42,
+    min_isotonic_rows: int = 1000,
 ) -> Calibrator:
     """Choose and fit a calibrator on a held-out slice.
 
     Each method is cross-fitted (``folds`` stratified folds of the slice); the one with the
     lowest out-of-fold Brier score wins (ties go to the earlier method) and is refitted on the
-    whole slice.
+    whole slice. Isotonic regression is a candidate only on slices of at least
+    ``min_isotonic_rows`` rows: on fewer it learns 0/1 plateaus that ruin log loss.
 
     Args:
         raw_proba: the booster's probabilities on the calibration slice.
@@ -354,6 +356,8 @@ def fit_calibrator(
     """
     raw, y = np.asarray(raw_proba, dtype=float), np.asarray(labels, dtype=int)
     _check_calibration_inputs(raw, y, methods, folds)
+    if len(raw) < min_isotonic_rows and len(methods) > 1:
+        methods = tuple(m for m in methods if m != "isotonic")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     cv_brier = {}
     for method in methods:

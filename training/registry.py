@@ -120,7 +120,7 @@ def score_holdout(bundle: ModelBundle, holdout: pd.DataFrame, label_col: str = "
 @_in_store
 def promote_challenger(
     name: str,
-    holdout: pd.DataFrame,
+    holdout: pd.DataFrame | Callable[[ModelBundle], pd.DataFrame],
     tolerance_auc: float = 0.005,
     tolerance_brier: float = 0.005,
     *,
@@ -131,7 +131,9 @@ def promote_challenger(
 
     Args:
         name: registered model name.
-        holdout: recent labelled rows (model features + ``label_col``) neither model trained on.
+        holdout: recent labelled rows (model features + ``label_col``) neither model trained
+            on; or a callable giving those rows for a bundle (the same rows, each model's
+            features built with its own feature settings).
         tolerance_auc: how much lower the challenger's ROC AUC may be.
         tolerance_brier: how much higher the challenger's Brier score may be.
         tracking_uri: MLflow tracking/registry URI (default: MLflow's current one).
@@ -236,4 +238,5 @@ def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
 
 def _score_version(name, version, holdout, tracking_uri, label_col) -> dict:
     bundle = load_bundle(f"models:/{name}/{version}", tracking_uri=tracking_uri)
-    return score_holdout(bundle, holdout, label_col)
+    rows = holdout(bundle) if callable(holdout) else holdout
+    return score_holdout(bundle, rows, label_col)

@@ -8,6 +8,8 @@ same point-in-time feature frame the models use, so it serves two roles:
 
 ``recommend_actions`` turns a score (from rules or a model) plus BANT/status features into
 call_now / nurture / recycle / disqualify, with the same thresholds for both sources.
+``score_win_rules`` gives a deal's win probability from its stage (the ``win`` section), the
+serving fallback of the win model.
 """
 
 from __future__ import annotations
@@ -55,6 +57,19 @@ class ActionThresholds(_Strict):
             raise ValueError("actions: need disqualify_score <= nurture_score <= call_now_score")
 
 
+class WinStageRules(_Strict):
+    """Win probability by deal stage: the stage-weighted pipeline, used when no win model is
+    loaded. Stages not listed (and deals with no known stage) get ``default_probability``."""
+
+    stage_probability: dict[str, float] = {}
+    default_probability: float = Field(0.1, ge=0, le=1)
+
+    def model_post_init(self, _context: object) -> None:
+        bad = {stage: p for stage, p in self.stage_probability.items() if not 0 <= p <= 1}
+        if bad:
+            raise ValueError(f"win.stage_probability values must be within 0..1, got {bad}")
+
+
 class RulesConfig(_Strict):
     """The whole rule set; unknown keys are errors."""
 
@@ -62,6 +77,7 @@ class RulesConfig(_Strict):
     behavior_points: PointGroup = PointGroup()
     bant_points: PointGroup = PointGroup()
     actions: ActionThresholds = ActionThresholds()
+    win: WinStageRules = WinStageRules()
 
     @property
     def groups(self) -> dict[str, PointGroup]:
@@ -141,6 +157,15 @@ def recommend_actions(scores: np.ndarray | pd.Series, frame: pd.DataFrame,
         ["disqualify", "disqualify", "call_now", "nurture", "recycle"],
         default="nurture",
     )
+
+
+def score_win_rules(frame: pd.DataFrame, rules: WinStageRules) -> np.ndarray:
+    """Rule-based win probability per row, looked up from the ``opp_stage`` feature."""
+    if "opp_stage" not in frame.columns:
+        raise ValueError("win rules need the feature column 'opp_stage'")
+    stages = frame["opp_stage"].astype("object").astype("str")
+    probability = stages.map(rules.stage_probability).astype("float64")
+    return probability.fillna(rules.default_probability).to_numpy()
 
 
 def make_rule_score(rules: RulesConfig):

@@ -117,6 +117,7 @@ class TrainResult:
     reports: dict[str, EvaluationReport]
     comparison: pd.DataFrame
     split_summary: dict
+    grades: pd.DataFrame | None = None  # rows, positives, conversion rate per grade (test)
 
 
 def train_model(
@@ -175,8 +176,10 @@ def train_model(
     version = register_challenger(model_uri, model_name, tracking_uri=tracking_uri,
                                   tags={"run_id": run_id, "seed": str(config.seed)})
     notify(f"registered {model_name} version {version} as challenger")
+    grades = grade_table(check_labels(split.test, config.label_col),
+                         bundle.predict_frame(split.test)["grade"].to_numpy())
     return TrainResult(bundle, run_id, model_uri, model_name, version, reports, comparison,
-                       summary)
+                       summary, grades)
 
 
 def _notifier(progress: Progress | None) -> Progress:

@@ -21,6 +21,8 @@ from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
+ATTRIBUTE_CONFIG = FeatureConfig(attributes={"visits": "float", "origin": "category",
+                                             "opted_out": "bool:actionable"})
 
 
 def canon(table: str, records: list[dict]) -> pd.DataFrame:
@@ -52,8 +54,10 @@ def sample_tables(seed: int = 7) -> dict[str, pd.DataFrame]:
     leads = canon("leads", [
         lead("L1", budget=True, budget_confirmed_at=ago(30), need=True,
              need_confirmed_at=ago(20), timeline_months=2.0, timeline_confirmed_at=ago(5),
-             mql_at=ago(60)),
-        lead("L2", authority=False, authority_confirmed_at=ago(3), recycled_at=ago(10)),
+             mql_at=ago(60), attributes='{"visits": 4, "origin": "API", "opted_out": false}'),
+        lead("L2", authority=False, authority_confirmed_at=ago(3), recycled_at=ago(10),
+             attributes='{"visits": "2.5", "origin": null, "opted_out": "Yes"}'),
+        lead("L3b", account_id="A3", created_days_ago=40, attributes='{"origin": "Landing Page"}'),
         lead("L3", account_id="A2", created_days_ago=50, job_title="Engineer"),
         lead("L4", account_id="A2", created_days_ago=20),
         lead("L5", account_id="A3"), lead("L6", account_id=None),
@@ -177,14 +181,20 @@ def single_inputs(tables: dict[str, pd.DataFrame], lead_id: str) -> dict:
             "account_leads": same_account}
 
 
-def test_batch_and_single_lead_give_identical_vectors():
+@pytest.mark.parametrize("config", [CONFIG, ATTRIBUTE_CONFIG], ids=["default", "attributes"])
+def test_batch_and_single_lead_give_identical_vectors(config):
     tables = sample_tables()
     lead_ids = tables["leads"]["lead_id"].tolist()
     pairs = pd.DataFrame({"lead_id": lead_ids * 2,
                           "as_of": [AS_OF] * len(lead_ids) + [ago(7.5)] * len(lead_ids)})
-    batch = build_lead_features(tables, pairs, CONFIG)
+    batch = build_lead_features(tables, pairs, config)
+    if config.attributes:
+        np.testing.assert_array_equal(batch["attr_visits"].iloc[:3], [4.0, 2.5, np.nan])
+        assert batch["attr_opted_out"].iloc[:2].tolist() == [0.0, 1.0]
+        assert batch["attr_origin"].iloc[:3].astype(object).tolist() == ["API", np.nan,
+                                                                          "Landing Page"]
     for i, pair in pairs.iterrows():
-        single = build_single_lead_features(as_of=pair["as_of"], config=CONFIG,
+        single = build_single_lead_features(as_of=pair["as_of"], config=config,
                                             **single_inputs(tables, pair["lead_id"]))
         assert len(single) == 1
         expected = batch.iloc[[i]].reset_index(drop=True).astype(object)

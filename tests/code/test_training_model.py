@@ -172,6 +172,14 @@ def test_chosen_method_has_the_lowest_cross_fitted_brier() -> None:
     assert calibrator.method == min(calibrator.cv_brier, key=calibrator.cv_brier.get)
 
 
+def test_small_calibration_slice_never_chooses_isotonic() -> None:
+    raw, y = _miscalibrated(4, n=300)
+    calibrator = fit_calibrator(raw, y, min_isotonic_rows=1000)
+    assert calibrator.method == "sigmoid"
+    assert set(calibrator.cv_brier) == {"sigmoid"}
+    assert fit_calibrator(raw, y, min_isotonic_rows=100).cv_brier.keys() == {"sigmoid", "isotonic"}
+
+
 @pytest.mark.parametrize("methods", [("sigmoid",), ("isotonic",)])
 def test_calibrator_round_trips_through_json(methods) -> None:
     raw, y = _miscalibrated(3, n=800)

@@ -1,0 +1,184 @@
+"""Attribute features: declared keys of the ``leads.attributes`` JSON as model inputs.
+
+A CRM keeps many fields the canonical model has no column for (X Education's
+``total_time_spent_on_website``, ``lead_origin``, ``what_is_your_current_occupation``, ...). The
+importer stores them in ``leads.attributes`` (a JSON object per lead); a ``FeatureConfig`` names
+the ones a model uses and their type::
+
+    attributes:
+      total_time_spent_on_website: float
+      lead_origin: category
+      do_not_email: bool
+      webinar_questions: float:actionable    # kind is "fixed" unless declared otherwise
+
+Each declared key ``k`` becomes the feature ``attr_k`` (the prefix keeps attribute names apart
+from the pipeline's own features, e.g. X Education's ``country`` vs the firmographic
+``country``). Values: ``float`` takes JSON numbers and numeric text (anything else is missing);
+``bool`` takes JSON true/false and yes/no/true/false/1/0 text; ``category`` takes the value as
+text. A key absent from a lead's JSON, ``null`` or an empty JSON is missing.
+
+Point in time: attributes carry no timestamps, so they are **taken as known at the lead's
+creation** and used as they are at every ``as_of`` (like firmographics). Declare only fields
+filled in before first contact (a field sales fills in after talking to the lead leaks the
+outcome: keep it out of the mapping or out of this list).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from features.bant import lookup_lead_rows
+from features.behavioral import normalize_pairs
+from features.registry import FeatureDef
+
+logger = logging.getLogger(__name__)
+
+ATTRIBUTE_DTYPES: tuple[str, ...] = ("float", "bool", "category")
+ATTRIBUTE_KINDS: tuple[str, ...] = ("fixed", "actionable")
+PREFIX = "attr_"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_TRUTH = {"true": 1.0, "yes": 1.0, "y": 1.0, "1": 1.0,
+          "false": 0.0, "no": 0.0, "n": 0.0, "0": 0.0}
+
+
+def parse_attribute_spec(key: str, spec: str) -> tuple[str, str]:
+    """``(dtype, kind)`` of one declaration such as ``float`` or ``category:actionable``.
+
+    Raises:
+        ValueError: naming the key when the key, the dtype or the kind is not allowed.
+    """
+    if not isinstance(key, str) or not _KEY_RE.match(key):
+        raise ValueError(f"attributes: key {key!r} must be letters, digits and underscores "
+                         "(the JSON key in leads.attributes)")
+    if not isinstance(spec, str):
+        raise ValueError(f"attributes[{key!r}] must be text such as 'float' or "
+                         f"'category:actionable', got {spec!r}")
+    dtype, _, kind = spec.strip().partition(":")
+    kind = kind.strip() or "fixed"
+    if dtype.strip() not in ATTRIBUTE_DTYPES:
+        raise ValueError(f"attributes[{key!r}]: dtype must be one of {ATTRIBUTE_DTYPES}, "
+                         f"got {dtype.strip()!r}")
+    if kind not in ATTRIBUTE_KINDS:
+        raise ValueError(f"attributes[{key!r}]: kind must be one of {ATTRIBUTE_KINDS}, "
+                         f"got {kind!r}")
+    return dtype.strip(), kind
+
+
+def check_attribute_specs(specs: Mapping[str, str]) -> dict[str, str]:
+    """The declarations as a plain dict, each checked by ``parse_attribute_spec``."""
+    if not isinstance(specs, Mapping):
+        raise ValueError(f"attributes must be a mapping of key -> dtype, got {specs!r}")
+    for key, spec in specs.items():
+        parse_attribute_spec(key, spec)
+    return dict(specs)
+
+
+def attribute_feature_name(key: str) -> str:
+    """The feature column of attribute ``key``."""
+    return PREFIX + key
+
+
+def attribute_feature_defs(specs: Mapping[str, str]) -> list[FeatureDef]:
+    """One ``FeatureDef`` (group ``attribute``) per declared key, in declaration order."""
+    defs = []
+    for key, spec in specs.items():
+        dtype, kind = parse_attribute_spec(key, spec)
+        label = key.replace("_", " ")
+        defs.append(FeatureDef(
+            attribute_feature_name(key), dtype, kind, "attribute",
+            f"{label} is {{value}}", f"{label}は{{value}}",
+            f"leads.attributes[{key!r}] as {dtype}; no history: taken as known at creation."))
+    return defs
+
+
+def _parse_objects(texts: pd.Series) -> list[dict]:
+    """One dict per value (missing or blank -> empty); a non-object JSON is an error."""
+    objects = []
+    for position, text in enumerate(texts.tolist()):
+        if isinstance(text, Mapping):
+            objects.append(dict(text))
+            continue
+        if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+            objects.append({})
+            continue
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            value = None
+        if not isinstance(value, dict):
+            raise ValueError(f"leads.attributes of row {position} is not a JSON object: "
+                             f"{str(text)[:80]!r}")
+        objects.append(value)
+    return objects
+
+
+def _to_float(values: list[object]) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if isinstance(value, bool):
+            out[i] = float(value)
+        elif isinstance(value, (int, float)):
+            out[i] = float(value)
+        elif isinstance(value, str):
+            try:
+                out[i] = float(value)
+            except ValueError:
+                pass
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _to_bool(values: list[object]) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        if isinstance(value, bool):
+            out[i] = float(value)
+        elif isinstance(value, (int, float)) and value in (0, 1):
+            out[i] = float(value)
+        elif isinstance(value, str):
+            out[i] = _TRUTH.get(value.strip().lower(), np.nan)
+    return out
+
+
+def _to_category(values: list[object]) -> pd.Categorical:
+    texts = [None if v is None or (isinstance(v, str) and not v.strip())
+             else (("true" if v else "false") if isinstance(v, bool) else str(v).strip())
+             for v in values]
+    categories = sorted({t for t in texts if t is not None})
+    return pd.Categorical(texts, categories=categories)
+
+
+_CONVERTERS = {"float": _to_float, "bool": _to_bool, "category": _to_category}
+
+
+def build_attribute_features(leads: pd.DataFrame, pairs: pd.DataFrame,
+                             specs: Mapping[str, str]) -> dict[str, object]:
+    """The declared attribute features of each ``(lead_id, as_of)`` pair.
+
+    Args:
+        leads: canonical leads table (``attributes`` is JSON-object text or missing).
+        pairs: ``lead_id`` and timezone-aware ``as_of``.
+        specs: key -> ``dtype[:kind]`` (see the module docstring).
+
+    Returns:
+        ``attr_<key>`` -> values in pair order: float64 arrays for float and bool (1/0),
+        ``pd.Categorical`` for category. Empty when ``specs`` is empty.
+    """
+    if not specs:
+        return {}
+    pairs = normalize_pairs(pairs, "lead_id")
+    rows = lookup_lead_rows(leads, pairs)
+    unique_rows, inverse = np.unique(rows, return_inverse=True)
+    objects = _parse_objects(leads["attributes"].take(unique_rows))
+    out: dict[str, object] = {}
+    for key, spec in specs.items():
+        dtype, _ = parse_attribute_spec(key, spec)
+        values = _CONVERTERS[dtype]([obj.get(key) for obj in objects])
+        out[attribute_feature_name(key)] = values[inverse]
+    return out
