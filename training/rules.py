@@ -7,7 +7,9 @@ same point-in-time feature frame the models use, so it serves two roles:
 * the fallback the service answers with when no trustworthy model is loaded.
 
 ``recommend_actions`` turns a score (from rules or a model) plus BANT/status features into
-call_now / nurture / recycle / disqualify, with the same thresholds for both sources.
+call_now / nurture / recycle / disqualify, in the same order for both sources; the thresholds
+are ``actions`` for rule scores and ``model_actions`` (if given) for model scores, whose scale
+(probability x 100) differs from rule points.
 ``score_win_rules`` gives a deal's win probability from its stage (the ``win`` section), the
 serving fallback of the win model.
 """
@@ -77,7 +79,15 @@ class RulesConfig(_Strict):
     behavior_points: PointGroup = PointGroup()
     bant_points: PointGroup = PointGroup()
     actions: ActionThresholds = ActionThresholds()
+    model_actions: ActionThresholds | None = None
     win: WinStageRules = WinStageRules()
+
+    def thresholds_for(self, source: str) -> ActionThresholds:
+        """Action thresholds for answers from ``rules`` or a ``model`` (``model_actions``, when
+        set: a model's score is a calibrated probability x 100, not rule points)."""
+        if source == "model" and self.model_actions is not None:
+            return self.model_actions
+        return self.actions
 
     @property
     def groups(self) -> dict[str, PointGroup]:
