@@ -172,6 +172,28 @@ def summary(db: DatabaseOption = None) -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 3000,
+) -> None:
+    """Serve lead scoring over HTTP (champion models from the MLflow registry, else rules)."""
+    from serving.cli import serve as run_service
+
+    raise typer.Exit(run_service(host=host, port=port))
+
+
+@app.command()
+def openapi(
+    path: Annotated[Path, typer.Argument(help="Where to write the document.")] = Path(
+        "openapi.json"),
+) -> None:
+    """Write the service's OpenAPI document to a file."""
+    from serving.cli import write_openapi
+
+    console.print(f"written {write_openapi(path)}")
+
+
+@app.command()
 def docs() -> None:
     """Rewrite the generated reference documents under docs/."""
     from leadscore.docs import write_docs
@@ -234,6 +256,11 @@ def _train(task: str, settings: Settings, config_file: Path | None = None,
                                   train_config=setup.train_config, as_of_end=as_of_end,
                                   progress=_progress_printer())
     except (InsufficientDataError, ValueError) as error:
+        if isinstance(error, InsufficientDataError):  # tells the service why it is on rules
+            from serving.watcher import record_training_refusal
+
+            name = settings.sql_model_name if task == "sql" else settings.win_model_name
+            record_training_refusal(name, str(error), tracking_uri=settings.mlflow_tracking_uri)
         console.print(f"[red]training refused: {error}[/red]", highlight=False)
         console.print(f"No {task} model was registered; serving stays on the rule-based score "
                       "(config/rules.yaml).")
@@ -371,22 +398,30 @@ def rollback(task: TaskArgument) -> None:
 @app.command()
 def demo(
     leads: Annotated[int, typer.Option(min=1_000, max=1_000_000, help="Number of leads.")] = 5000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="End by serving the models.")] = True,
+    port: Annotated[int, typer.Option(help="Port of the service.")] = 3000,
 ) -> None:
-    """The main job on the embedded defaults: sample CRM, then train and promote both models.
+    """The main job on the embedded defaults: sample CRM, both models, then the service.
 
     The sample CRM goes into SQLite (data/); the SQL and win models are trained, logged and
-    registered in MLflow (mlruns/), then promoted to champion through the promotion gate.
+    registered in MLflow (mlruns/) and promoted to champion through the promotion gate; then the
+    scoring service runs on 127.0.0.1 until Ctrl-C.
     """
     generate(leads=leads, seed=None, db=None, export_dir=None)
     settings = _settings()
     for task in ("sql", "win"):
         try:
             _train(task, settings)
-        except typer.Exit:
+            _promote(task, settings, tolerance_auc=0.005, tolerance_brier=0.005)
+        except typer.Exit:  # refused: too little data, or a challenger worse than the champion
             continue
-        _promote(task, settings, tolerance_auc=0.005, tolerance_brier=0.005)
     console.print("Browse the runs and plots with: mlflow ui --backend-store-uri "
                   f"{settings.mlflow_tracking_uri}")
+    if serve_after:
+        console.print(f"Serving on http://127.0.0.1:{port} — try the curl in README.md; "
+                      "Ctrl-C stops it.")
+        serve(host="127.0.0.1", port=port)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,349 @@
+"""Benchmark the scoring service over HTTP and print the figures (not a timed test).
+
+One run, all on 127.0.0.1:
+
+1. a generated CRM (5,000 leads) in a temporary SQLite store and a lead (SQL) model trained
+   with ``train_model`` into a temporary MLflow store, registered as ``champion``;
+2. ``bentoml serve serving.service:LeadScoring``: ``POST /score`` with reasons (lead sent
+   inline: contact data, company, BANT, activities), at concurrency 1 and 8; also at
+   concurrency 8 with micro-batching off, and by ``lead_id`` (store look-up) at concurrency 8;
+3. the same registered model behind ``mlflow models serve --env-manager local`` (the peer: it
+   takes a ready feature vector and returns probability/score/grade, no reasons), at
+   concurrency 1 and 8;
+4. in-process limits for one lead: ``booster.predict`` + ``pred_contrib`` on a numpy row, and
+   the breakdown of the service's own path (request -> tables -> features -> model -> reasons).
+
+Latency is measured per request in the client (httpx, keep-alive, one client per thread);
+req/s is requests / wall time. The machine is shared: run it on an idle machine for
+publishable numbers.
+
+    .venv/bin/python benchmarks/bench_serving.py --requests 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from features.examples import build_sql_examples  # noqa: E402
+from features.pipeline import (  # noqa: E402
+    FeatureConfig,
+    build_lead_features,
+    lead_feature_registry,
+)
+from leadscore.generate import GeneratorConfig, generate_crm  # noqa: E402
+from leadscore.store import CRMStore  # noqa: E402
+from training.bundle import signature_frame  # noqa: E402
+from training.train import TrainConfig, train_model  # noqa: E402
+
+MODEL = "bench-sql"
+AS_OF = pd.Timestamp("2026-09-01T00:00:00Z")
+AS_OF_END = pd.Timestamp("2026-10-31T23:59:59Z")
+
+
+@dataclass
+class Case:
+    """Latencies (seconds) of one measured case."""
+
+    name: str
+    concurrency: int
+    latencies: list[float]
+    wall: float
+    errors: int
+
+    def row(self) -> str:
+        ms = np.array(self.latencies) * 1000
+        return (f"{self.name:<46}{self.concurrency:>4}{len(ms):>7}{np.percentile(ms, 50):>9.2f}"
+                f"{np.percentile(ms, 99):>9.2f}{len(ms) / self.wall:>9.1f}{self.errors:>7}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build_world(root: Path, n_leads: int) -> dict:
+    """Generated CRM in SQLite, model trained and registered as champion."""
+    tables, _ = generate_crm(GeneratorConfig(n_leads=n_leads, seed=42))
+    crm_url = f"sqlite:///{root / 'crm.db'}"
+    CRMStore(crm_url).write_tables(tables)
+    config = FeatureConfig()
+    examples = build_sql_examples(tables, config, AS_OF_END)
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    result = train_model(examples, lead_feature_registry(config), model_name=MODEL,
+                         tracking_uri=tracking_uri, feature_config=config.to_dict(),
+                         config=TrainConfig(make_plots=False))
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(
+        MODEL, "champion", result.version)
+    return {"tables": tables, "crm_url": crm_url, "tracking_uri": tracking_uri,
+            "bundle": result.bundle, "config": config}
+
+
+def _plain(row: pd.Series) -> dict:
+    out = {}
+    for key, value in row.items():
+        if pd.isna(value):
+            value = None
+        elif isinstance(value, pd.Timestamp):
+            value = value.isoformat()
+        elif hasattr(value, "item"):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def lead_payloads(tables: dict, n: int) -> tuple[list[dict], list[str]]:
+    """Inline /score bodies for ``n`` leads created before AS_OF, and their ids."""
+    leads = tables["leads"][tables["leads"]["created_at"] < AS_OF].head(n)
+    accounts = tables["accounts"].set_index("account_id")
+    acts = tables["activities"][tables["activities"]["occurred_at"] < AS_OF]
+    by_lead = dict(tuple(acts.groupby("lead_id")))
+    bodies = []
+    for _, row in leads.iterrows():
+        lead = _plain(row)
+        company = (_plain(accounts.loc[lead["account_id"]]) if lead["account_id"] in accounts.index
+                   else None)
+        mine = by_lead.get(lead["lead_id"], acts.iloc[:0])
+        bodies.append({
+            "lead_id": lead["lead_id"], "as_of": AS_OF.isoformat(),
+            "lead": {k: lead[k] for k in ("email", "job_title", "department", "source",
+                                          "status", "created_at", "mql_at", "recycled_at")},
+            "company": None if company is None else {
+                "account_id": lead["account_id"],
+                **{k: v for k, v in company.items() if k != "name"}},
+            "bant": {k: lead[k] for k in ("budget", "budget_confirmed_at", "authority",
+                                          "authority_confirmed_at", "need", "need_confirmed_at",
+                                          "timeline_months", "timeline_confirmed_at")},
+            "activities": [{"occurred_at": a["occurred_at"].isoformat(), "type": a["type"]}
+                           for a in mine.to_dict("records")]})
+    return bodies, list(leads["lead_id"])
+
+
+def mlflow_payloads(world: dict, lead_ids: list[str]) -> list[dict]:
+    """``dataframe_split`` bodies with each lead's feature vector (what the peer needs)."""
+    pairs = pd.DataFrame({"lead_id": pd.array(lead_ids, dtype="str"),
+                          "as_of": pd.Series([AS_OF] * len(lead_ids)).dt.as_unit("us")})
+    features = build_lead_features(world["tables"], pairs, world["config"])
+    frame = signature_frame(world["bundle"], features)
+    records = json.loads(frame.to_json(orient="split", index=False))
+    return [{"dataframe_split": {"columns": records["columns"], "data": [row]}}
+            for row in records["data"]]
+
+
+class Process:
+    """A server subprocess on 127.0.0.1, stopped by PID."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready_path: str, log: Path):
+        self.port = free_port()
+        self.log = log
+        self._log = open(log, "wb")
+        command = [part.replace("{port}", str(self.port)) for part in command]
+        self.process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._wait(ready_path)
+
+    def _wait(self, path: str, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"server not ready: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()
+
+
+def load(url: str, path: str, bodies: list[dict], requests: int, concurrency: int,
+         name: str, warmup: int = 50) -> Case:
+    """``requests`` POSTs spread over ``concurrency`` threads (bodies cycled)."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for i in range(warmup):
+            client.post(path, json=bodies[i % len(bodies)])
+    per_thread = [requests // concurrency + (i < requests % concurrency)
+                  for i in range(concurrency)]
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    errors = [0] * concurrency
+    start_gate = threading.Barrier(concurrency + 1)
+
+    def run(worker: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            client.post(path, json=bodies[worker % len(bodies)])
+            start_gate.wait()
+            for i in range(per_thread[worker]):
+                body = bodies[(worker * 7919 + i) % len(bodies)]
+                began = time.perf_counter()
+                response = client.post(path, json=body)
+                latencies[worker].append(time.perf_counter() - began)
+                errors[worker] += response.status_code != 200
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    start_gate.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return Case(name, concurrency, [x for part in latencies for x in part], wall, sum(errors))
+
+
+def in_process_limit(bundle, features: pd.DataFrame, loops: int = 2000) -> list[str]:
+    """booster.predict + pred_contrib for one lead on a numpy row (the floor)."""
+    row = bundle.matrix(features.iloc[:1])
+    times = []
+    for _ in range(loops):
+        began = time.perf_counter()
+        bundle.booster.predict(row, num_threads=1)
+        bundle.booster.predict(row, pred_contrib=True, num_threads=1)
+        times.append(time.perf_counter() - began)
+    ms = np.array(times) * 1000
+    return [f"{'in-process booster.predict + pred_contrib':<46}{1:>4}{loops:>7}"
+            f"{np.percentile(ms, 50):>9.3f}{np.percentile(ms, 99):>9.3f}"
+            f"{loops / ms.sum() * 1000:>9.0f}{0:>7}"]
+
+
+def path_breakdown(world: dict, body: dict, loops: int = 100) -> list[str]:
+    """Median time of each step of the service's /score path for one lead, in-process."""
+    from serving.records import assemble_lead_tables, build_lead_records
+    from serving.schemas import ScoreRequest
+    from serving.scorer import build_request_features
+
+    bundle, config = world["bundle"], world["config"]
+    steps: dict[str, list[float]] = {}
+
+    def timed(name, function):
+        began = time.perf_counter()
+        out = function()
+        steps.setdefault(name, []).append(time.perf_counter() - began)
+        return out
+
+    for _ in range(loops):
+        request = timed("validate request (pydantic)", lambda: ScoreRequest.model_validate(body))
+        records = timed("request -> canonical records",
+                        lambda: build_lead_records(request, 0, AS_OF, None))
+        timed("records -> canonical tables", lambda: assemble_lead_tables([records]))
+        frame = timed("tables -> features (build_lead_features)",
+                      lambda: build_request_features([records], [AS_OF], config))
+        timed("probability (calibrated)", lambda: bundle.predict_proba(frame))
+        timed("reasons (pred_contrib + phrases)", lambda: bundle.explain(frame, 3, "en"))
+    return [f"  {name:<44}{statistics.median(t) * 1000:>8.2f} ms" for name, t in steps.items()]
+
+
+def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
+                  root: Path) -> list[Case]:
+    env = {"LEADSCORE_MLFLOW_TRACKING_URI": world["tracking_uri"],
+           "LEADSCORE_DATABASE_URL": world["crm_url"], "LEADSCORE_SQL_MODEL_NAME": MODEL,
+           "LEADSCORE_CONFIG": str(root / "none.yaml"), "LEADSCORE_SERVING_POLL_SECONDS": "60",
+           "LEADSCORE_SERVING_LOAD_WIN_MODEL": "false"}
+    command = [str(Path(sys.executable).parent / "bentoml"), "serve",
+               "serving.service:LeadScoring", "--host", "127.0.0.1", "--port", "{port}"]
+    cases = []
+    server = Process(command, env, "/readyz", root / "bentoml.log")
+    try:
+        by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
+        cases.append(load(server.url, "/score", bodies, args.requests, 1,
+                          "bentoml /score + reasons (inline lead)"))
+        cases.append(load(server.url, "/score", bodies, args.requests, 8,
+                          "bentoml /score + reasons (inline lead)"))
+        cases.append(load(server.url, "/score", by_id, args.requests, 8,
+                          "bentoml /score + reasons (lead_id, store)"))
+    finally:
+        server.stop()
+    server = Process(command, {**env, "LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"}, "/readyz",
+                     root / "bentoml-nobatch.log")
+    try:
+        cases.append(load(server.url, "/score", bodies, args.requests, 8,
+                          "bentoml /score + reasons, micro-batching off"))
+    finally:
+        server.stop()
+    return cases
+
+
+def mlflow_cases(world: dict, payloads: list[dict], args, root: Path) -> list[Case]:
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
+               f"models:/{MODEL}@champion", "--env-manager", "local", "-h", "127.0.0.1",
+               "-p", "{port}"]
+    venv_bin = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
+    env = {"MLFLOW_TRACKING_URI": world["tracking_uri"], "PYTHONPATH": str(REPO),
+           "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
+    server = Process(command, env, "/ping", root / "mlflow.log")
+    try:
+        return [load(server.url, "/invocations", payloads, args.requests, c,
+                     "mlflow models serve /invocations (no reasons)") for c in (1, 8)]
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per case")
+    parser.add_argument("--leads", type=int, default=5000, help="leads in the generated CRM")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
+    try:
+        began = time.perf_counter()
+        world = build_world(root, args.leads)
+        bodies, ids = lead_payloads(world["tables"], 300)
+        print(f"setup: {args.leads} leads, model trained and registered in "
+              f"{time.perf_counter() - began:.1f} s; {len(bodies)} distinct leads, "
+              f"{np.mean([len(b['activities']) for b in bodies]):.1f} activities each")
+        cases = bentoml_cases(world, bodies, ids, args, root)
+        cases += mlflow_cases(world, mlflow_payloads(world, ids), args, root)
+        pairs = pd.DataFrame({"lead_id": pd.array(ids[:1], dtype="str"),
+                              "as_of": pd.Series([AS_OF]).dt.as_unit("us")})
+        features = build_lead_features(world["tables"], pairs, world["config"])
+        print(f"\n{'case':<46}{'conc':>4}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
+              f"{'errors':>7}")
+        for case in cases:
+            print(case.row())
+        for line in in_process_limit(world["bundle"], features):
+            print(line)
+        print("\nin-process /score path for one lead (median of 100):")
+        for line in path_breakdown(world, bodies[0]):
+            print(line)
+        print(f"\nmachine: {os.cpu_count()} cores, load average "
+              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""``LeadScorer``: the active models, the rules, and scoring of leads and deals.
+
+The scorer holds one immutable ``ActiveModels`` object. A batch reads it once and uses that
+snapshot to the end, so swapping models (``swap`` / ``use_rules``, one reference assignment
+under a lock) never changes the model under a request in flight: in-flight requests finish on
+the old model, the next batch gets the new one.
+
+Scoring a batch of leads:
+
+1. look up what the requests leave to the store (one query per table for the batch);
+2. turn each request into canonical records with slotted ids (``serving.records``);
+3. build features for the whole batch with ``features.pipeline.build_lead_features`` — the
+   training code path — using the model's own ``FeatureConfig``; if that fails, each request
+   is built alone so one bad request cannot sink the others;
+4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
+   when no model is loaded, the rules of ``config/rules.yaml`` answer instead, and the answer
+   says so (``source: rules`` with a ``fallback_reason``);
+5. action by ``training.rules.recommend_actions``: the same order for both sources, with the
+   thresholds of ``actions`` (rule points) or ``model_actions`` (probability x 100).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from features.opportunity import build_opportunity_features, opportunity_feature_registry
+from features.pipeline import (
+    FeatureConfig,
+    build_lead_features,
+    lead_feature_registry,
+    resolve_icp,
+)
+from leadscore.schema import SchemaViolationError
+from leadscore.store import CRMStore
+from serving import answers
+from serving.crm import LeadContext, fetch_deal_context, fetch_lead_contexts
+from serving.records import (
+    LeadRecords,
+    RequestError,
+    assemble_deal_tables,
+    assemble_lead_tables,
+    build_deal_records,
+    build_lead_records,
+    describe_schema_problems,
+)
+from serving.schemas import ModelRef, ScoreRequest, ScoreResponse, WinRequest, WinResponse
+from training.bundle import ModelBundle
+from training.model import assign_grades, to_score
+from training.rules import RulesConfig, recommend_actions, score_rules, score_win_rules
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("sql", "win")
+NO_CHAMPION = "no_champion"
+PREDICT_FAILED = "predict_failed"
+
+
+def resolve_feature_config(data: Mapping | None) -> FeatureConfig:
+    """The model's ``FeatureConfig`` (default when empty) with its ICP loaded once, so no
+    request reads the ICP file again."""
+    config = FeatureConfig.from_dict(data) if data else FeatureConfig()
+    return dataclasses.replace(config, icp=resolve_icp(config))
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version ready to serve, with its per-model constants."""
+
+    kind: str
+    name: str
+    version: str
+    run_id: str | None
+    bundle: ModelBundle
+    feature_config: FeatureConfig
+    levels: dict[str, frozenset[str]]
+    loaded_at: datetime
+    load_seconds: float
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(name=self.name, version=self.version)
+
+
+def prepare_model(kind: str, name: str, version: str, bundle: ModelBundle, *,
+                  run_id: str | None = None, load_seconds: float = 0.0) -> LoadedModel:
+    """Check that the pipeline produces every feature the bundle needs and cache its constants.
+
+    Raises:
+        ValueError: unknown kind, or features the feature pipeline does not produce.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
+    config = resolve_feature_config(bundle.feature_config)
+    registry = (lead_feature_registry(config) if kind == "sql"
+                else opportunity_feature_registry(config))
+    missing = [name for name in bundle.features if name not in registry]
+    if missing:
+        raise ValueError(f"{name} v{version} needs features the {kind} feature pipeline does "
+                         f"not produce: {missing[:10]}")
+    levels = {n: frozenset(bundle.categorical_levels[n]) for n in bundle.registry.categorical()}
+    return LoadedModel(kind, name, str(version), run_id, bundle, config, levels,
+                       datetime.now(timezone.utc), load_seconds)
+
+
+@dataclass(frozen=True)
+class ActiveModels:
+    """What answers right now: a model per kind, or the rules with the reason why."""
+
+    sql: LoadedModel | None = None
+    win: LoadedModel | None = None
+    fallback: Mapping[str, str | None] = field(
+        default_factory=lambda: {kind: NO_CHAMPION for kind in KINDS})
+
+    def model(self, kind: str) -> LoadedModel | None:
+        return self.sql if kind == "sql" else self.win
+
+
+@dataclass(frozen=True)
+class LeadJob:
+    """One lead to score and the language of its reasons."""
+
+    request: ScoreRequest
+    language: str = "en"
+
+
+class LeadScorer:
+    """Scores leads and deals with the active models or, failing that, with the rules.
+
+    Args:
+        rules: the rule set (fallback scores, action thresholds, win stage rates).
+        store: the CRM store for requests that give only an id (None: inline only).
+        on_rule_answer: called with (kind, reason, count) whenever rules answer, e.g. to
+            count them in Prometheus.
+    """
+
+    def __init__(self, rules: RulesConfig, store: CRMStore | None = None,
+                 on_rule_answer: Callable[[str, str, int], None] | None = None):
+        self.rules = rules
+        self.store = store
+        self.default_config = resolve_feature_config(None)
+        self._lead_registry = lead_feature_registry(self.default_config)
+        self._deal_registry = opportunity_feature_registry(self.default_config)
+        self._active = ActiveModels()
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._rule_counts: Counter[str] = Counter()
+        self._on_rule_answer = on_rule_answer
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def active(self) -> ActiveModels:
+        """The current snapshot (read once per request or batch)."""
+        return self._active
+
+    @property
+    def is_ready(self) -> bool:
+        """True once the first registry check decided between a model and the rules."""
+        return self._ready.is_set()
+
+    def mark_ready(self) -> None:
+        """Declare the scorer ready (the rules, at least, are loaded)."""
+        self._ready.set()
+
+    def swap(self, model: LoadedModel) -> None:
+        """Make ``model`` the active model of its kind, atomically."""
+        with self._lock:
+            fallback = {**self._active.fallback, model.kind: None}
+            self._active = dataclasses.replace(self._active, fallback=fallback,
+                                               **{model.kind: model})
+        logger.info("now serving %s v%s (%s)", model.name, model.version, model.kind)
+
+    def use_rules(self, kind: str, reason: str) -> None:
+        """Drop the model of ``kind``; the rules answer, naming ``reason``."""
+        with self._lock:
+            fallback = {**self._active.fallback, kind: reason}
+            self._active = dataclasses.replace(self._active, fallback=fallback, **{kind: None})
+        logger.info("%s answers now come from the rules (%s)", kind, reason)
+
+    @property
+    def rule_answers(self) -> dict[str, int]:
+        """Rule-based answers so far, by ``<kind>:<reason>``."""
+        with self._lock:
+            return dict(self._rule_counts)
+
+    def _count_rules(self, kind: str, reason: str, count: int) -> None:
+        with self._lock:
+            self._rule_counts[f"{kind}:{reason}"] += count
+        if self._on_rule_answer is not None:
+            self._on_rule_answer(kind, reason, count)
+
+    # --- leads -----------------------------------------------------------------------------
+
+    def score_leads(self, jobs: Sequence[LeadJob]) -> list[ScoreResponse | RequestError]:
+        """Answer every job, in order; a job that cannot be scored gets its ``RequestError``."""
+        active = self._active
+        model = active.sql
+        config = model.feature_config if model is not None else self.default_config
+        now = pd.Timestamp.now("UTC")
+        as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
+        results: list[ScoreResponse | RequestError | None] = list(self._lead_records(jobs, as_ofs))
+        records = {i: r for i, r in enumerate(results) if isinstance(r, LeadRecords)}
+        frame, kept, errors = self._lead_features(records, as_ofs, config)
+        for i, error in errors.items():
+            results[i] = error
+        if kept:
+            answered = self._answer_leads(active, frame, [jobs[i] for i in kept],
+                                          [as_ofs[i] for i in kept], [records[i] for i in kept])
+            for i, answer in zip(kept, answered):
+                results[i] = answer
+        return results  # type: ignore[return-value]
+
+    def build_features(self, jobs: Sequence[LeadJob], config: FeatureConfig | None = None
+                       ) -> pd.DataFrame:
+        """The feature rows the model would see for ``jobs`` (lead ids slotted "<i>|id").
+
+        Raises:
+            RequestError: the first job that cannot be scored as sent.
+        """
+        now = pd.Timestamp.now("UTC")
+        as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
+        records = self._lead_records(jobs, as_ofs)
+        for record in records:
+            if isinstance(record, RequestError):
+                raise record
+        return build_request_features(records, as_ofs, config or self.default_config)
+
+    def _lead_records(self, jobs: Sequence[LeadJob], as_ofs: list[pd.Timestamp]
+                      ) -> list[LeadRecords | RequestError]:
+        contexts = self._lead_contexts(jobs)
+        out: list[LeadRecords | RequestError] = []
+        for slot, (job, as_of) in enumerate(zip(jobs, as_ofs)):
+            try:
+                out.append(build_lead_records(job.request, slot, as_of, contexts[slot]))
+            except RequestError as error:
+                out.append(error)
+        return out
+
+    def _lead_contexts(self, jobs: Sequence[LeadJob]) -> list[LeadContext | None]:
+        wanted = [j.request.lead_id if _needs_store(j.request) else None for j in jobs]
+        ids = [lead_id for lead_id in wanted if lead_id is not None]
+        if not ids or self.store is None:
+            return [None] * len(jobs)
+        overrides = {j.request.lead_id: j.request.company.account_id for j in jobs
+                     if j.request.company is not None and j.request.lead_id is not None}
+        contexts = fetch_lead_contexts(self.store, ids, overrides)
+        return [None if lead_id is None else contexts[lead_id] for lead_id in wanted]
+
+    def _lead_features(self, records: dict[int, LeadRecords], as_ofs: list[pd.Timestamp],
+                       config: FeatureConfig
+                       ) -> tuple[pd.DataFrame, list[int], dict[int, RequestError]]:
+        """Features of all ``records`` at once; on failure, one request at a time."""
+        positions = list(records)
+        if not positions:
+            return pd.DataFrame(), [], {}
+        try:
+            frame = build_request_features([records[i] for i in positions],
+                                           [as_ofs[i] for i in positions], config)
+            return frame, positions, {}
+        except (ValueError, KeyError, TypeError) as error:
+            if len(positions) == 1:
+                return pd.DataFrame(), [], {positions[0]: _feature_error(error, "lead")}
+        frames, kept, errors = [], [], {}
+        for i in positions:
+            try:
+                frames.append(build_request_features([records[i]], [as_ofs[i]], config))
+                kept.append(i)
+            except (ValueError, KeyError, TypeError) as error:
+                errors[i] = _feature_error(error, "lead")
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return frame, kept, errors
+
+    def _answer_leads(self, active: ActiveModels, frame: pd.DataFrame, jobs: list[LeadJob],
+                      as_ofs: list[pd.Timestamp], records: list[LeadRecords]
+                      ) -> list[ScoreResponse]:
+        model = active.sql
+        if model is not None:
+            try:
+                return self._model_answers(model, frame, jobs, as_ofs, records)
+            except Exception:  # any model failure: the rules answer instead
+                logger.exception("%s v%s failed to predict; answering with the rules",
+                                 model.name, model.version)
+                reason = PREDICT_FAILED
+        else:
+            reason = active.fallback.get("sql") or NO_CHAMPION
+        if self.rules.features - set(frame.columns):  # model's config lacks rule features
+            frame, _, _ = self._lead_features(dict(enumerate(records)), as_ofs,
+                                              self.default_config)
+        answered = self._rule_answers(frame, jobs, as_ofs, records, reason)
+        self._count_rules("sql", reason, len(answered))
+        return answered
+
+    def _model_answers(self, model: LoadedModel, frame: pd.DataFrame, jobs: list[LeadJob],
+                       as_ofs: list[pd.Timestamp], records: list[LeadRecords]
+                       ) -> list[ScoreResponse]:
+        bundle = model.bundle
+        proba = bundle.predict_proba(frame)
+        scores = to_score(proba)
+        grades = assign_grades(proba, bundle.grade_thresholds)
+        actions = recommend_actions(scores, frame, self.rules.thresholds_for("model"))
+        reasons = _explain(bundle, frame, jobs)
+        unknown = answers.unknown_category_warnings(frame, model.levels)
+        return [ScoreResponse(
+            lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(),
+            probability=float(proba[p]), score=int(scores[p]), grade=str(grades[p]),
+            action=str(actions[p]), reasons=reasons[p], language=job.language,
+            source="model", model=model.ref, warnings=record.warnings + unknown[p])
+            for p, (job, as_of, record) in enumerate(zip(jobs, as_ofs, records))]
+
+    def _rule_answers(self, frame: pd.DataFrame, jobs: list[LeadJob],
+                      as_ofs: list[pd.Timestamp], records: list[LeadRecords],
+                      reason: str) -> list[ScoreResponse]:
+        scores = score_rules(frame, self.rules)["score"].to_numpy()
+        actions = recommend_actions(scores, frame, self.rules.thresholds_for("rules"))
+        grades = answers.rule_grades(scores, self.rules)
+        points = answers.rule_points(frame, self.rules)
+        return [ScoreResponse(
+            lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(), probability=None,
+            score=int(scores[p]), grade=grades[p], action=str(actions[p]),
+            reasons=answers.rule_reasons(points.iloc[p], frame.iloc[p], self._lead_registry,
+                                         job.request.top_k, job.language),
+            language=job.language, source="rules", fallback_reason=reason,
+            warnings=record.warnings)
+            for p, (job, as_of, record) in enumerate(zip(jobs, as_ofs, records))]
+
+    # --- deals -----------------------------------------------------------------------------
+
+    def score_deal(self, request: WinRequest, language: str = "en") -> WinResponse:
+        """Win probability of one deal, with reasons; raises ``RequestError`` for a deal that
+        cannot be scored as sent."""
+        active = self._active
+        model = active.win
+        as_of = _as_of(request.as_of, pd.Timestamp.now("UTC"))
+        records = build_deal_records(request, as_of, self._deal_context(request))
+        config = model.feature_config if model is not None else self.default_config
+        frame = _deal_frame(records, as_of, config)
+        answer = dict(opportunity_id=request.opportunity_id, as_of=as_of.to_pydatetime(),
+                      language=language)
+        if model is not None:
+            try:
+                return self._model_deal_answer(model, frame, request, language, records, answer)
+            except Exception:  # any model failure: the rules answer instead
+                logger.exception("%s v%s failed to predict; answering with the rules",
+                                 model.name, model.version)
+                reason = PREDICT_FAILED
+        else:
+            reason = active.fallback.get("win") or NO_CHAMPION
+        probability = float(score_win_rules(frame, self.rules.win)[0])
+        self._count_rules("win", reason, 1)
+        return WinResponse(
+            **answer, probability=probability, source="rules", fallback_reason=reason,
+            reasons=answers.win_rule_reasons(frame["opp_stage"].iloc[0], probability,
+                                             self._deal_registry, language),
+            warnings=records.warnings)
+
+    def _model_deal_answer(self, model: LoadedModel, frame: pd.DataFrame, request: WinRequest,
+                           language: str, records, answer: dict) -> WinResponse:
+        probability = float(model.bundle.predict_proba(frame)[0])
+        explanation = model.bundle.explain(frame, k=request.top_k, language=language)[0]
+        unknown = answers.unknown_category_warnings(frame, model.levels)[0]
+        return WinResponse(**answer, probability=probability, source="model", model=model.ref,
+                           reasons=answers.model_reasons(explanation),
+                           warnings=records.warnings + unknown)
+
+    def _deal_context(self, request: WinRequest):
+        if self.store is None:
+            if request.opportunity is None:
+                raise RequestError("opportunity_id", "no CRM store is configured; send the "
+                                                     "opportunity inline")
+            return None
+        deal = request.opportunity
+        return fetch_deal_context(self.store, request.opportunity_id,
+                                  deal.owner if deal else None, deal.account_id if deal else None)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _as_of(value: datetime | None, now: pd.Timestamp) -> pd.Timestamp:
+    return now if value is None else pd.Timestamp(value).tz_convert("UTC")
+
+
+def _needs_store(request: ScoreRequest) -> bool:
+    return request.lead_id is not None and (
+        request.lead is None or request.activities is None or request.company is None)
+
+
+def _pairs(id_column: str, ids: list[str], as_ofs: list[pd.Timestamp]) -> pd.DataFrame:
+    stamps = pd.Series(pd.to_datetime(as_ofs, utc=True)).dt.as_unit("us")
+    return pd.DataFrame({id_column: pd.array(ids, dtype="str"), "as_of": stamps})
+
+
+def build_request_features(records: list[LeadRecords], as_ofs: list[pd.Timestamp],
+                           config: FeatureConfig) -> pd.DataFrame:
+    """Lead features of requests (one row each, in order) through the training code path:
+    ``build_lead_features`` on the requests' canonical tables."""
+    pairs = _pairs("lead_id", [r.lead_id for r in records], as_ofs)
+    return build_lead_features(assemble_lead_tables(records), pairs, config)
+
+
+def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:
+    try:
+        pairs = _pairs("opportunity_id", [records.opportunity_id], [as_of])
+        return build_opportunity_features(assemble_deal_tables(records), pairs, config)
+    except (ValueError, KeyError, TypeError) as error:
+        raise _feature_error(error, "opportunity") from None
+
+
+def _feature_error(error: Exception, field: str) -> RequestError:
+    """A request error for a failed feature build (schema problems without their values)."""
+    logger.info("feature build failed for a %s request: %s", field, type(error).__name__)
+    if isinstance(error, SchemaViolationError):
+        return RequestError(field, "a value does not fit the canonical schema: "
+                                   + describe_schema_problems(error))
+    return RequestError(field, f"cannot build features: {error}")
+
+
+def _explain(bundle: ModelBundle, frame: pd.DataFrame, jobs: list[LeadJob]):
+    """Model reasons per row, explained in groups of the same language and ``top_k``."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for position, job in enumerate(jobs):
+        groups.setdefault((job.language, job.request.top_k), []).append(position)
+    out: dict[int, object] = {}
+    for (language, k), positions in groups.items():
+        rows = frame.iloc[positions]
+        for position, explanation in zip(positions, bundle.explain(rows, k=k, language=language)):
+            out[position] = answers.model_reasons(explanation)
+    return [out[p] for p in range(len(jobs))]

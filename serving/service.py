@@ -1,0 +1,149 @@
+"""The BentoML service: ``bentoml serve serving.service:LeadScoring`` (from the project root).
+
+Routes (request and response models in ``serving.schemas``; logic in ``serving.runtime``):
+
+* ``POST /score`` — one lead: probability, score 1-99, grade, action, reasons (EN/JA), source;
+* ``POST /score/batch`` — up to ``LEADSCORE_SERVING_MAX_BATCH_LEADS`` leads (413 above);
+* ``POST /opportunities/win`` — win probability of a deal, with reasons;
+* ``POST /events`` — idempotent activity ingest by ``event_id``;
+* ``GET /model`` — active model versions, metrics, load times, fallbacks, last load errors;
+* BentoML's ``/livez``, ``/readyz`` (ready once a model or the rules answer) and
+  ``/metrics`` (Prometheus, with ``leadscore_rule_answers_total``,
+  ``leadscore_model_load_failures_total`` and ``leadscore_micro_batch_size``);
+* ``/docs.json`` — the OpenAPI document with the error answers (``serving.cli.write_openapi``
+  writes the same document to a file).
+
+Configuration: ``LEADSCORE_*`` (store, MLflow, model names, API key; ``leadscore.config``) and
+``LEADSCORE_SERVING_*`` (limits, polling, batching; ``serving.settings``). Importing this
+module defines the service and nothing else; the runtime starts when BentoML creates it.
+"""
+
+from __future__ import annotations
+
+import bentoml
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from serving.middleware import GuardMiddleware
+from serving.openapi import augment_openapi
+from serving.runtime import (
+    ServingRuntime,
+    build_runtime,
+    handle_events,
+    handle_score,
+    handle_score_batch,
+    handle_win,
+    model_status,
+)
+from serving.schemas import (
+    ErrorResponse,
+    EventsRequest,
+    EventsResponse,
+    ModelStatusOut,
+    ScoreBatchRequest,
+    ScoreBatchResponse,
+    ScoreRequest,
+    ScoreResponse,
+    WinRequest,
+    WinResponse,
+)
+
+RULE_ANSWERS = bentoml.metrics.Counter(
+    name="leadscore_rule_answers",
+    documentation="Answers given by the rules instead of a model, by model kind and reason.",
+    labelnames=["model", "reason"])
+LOAD_FAILURES = bentoml.metrics.Counter(
+    name="leadscore_model_load_failures",
+    documentation="Failed loads of a registered champion (the previous model kept serving).",
+    labelnames=["model"])
+BATCH_SIZE = bentoml.metrics.Histogram(
+    name="leadscore_micro_batch_size",
+    documentation="Leads scored together per micro-batch (adaptive batching).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+
+status_app = FastAPI(title="leadscore status", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@status_app.get("/model", response_model=ModelStatusOut,
+                responses={401: {"model": ErrorResponse}})
+def get_model() -> ModelStatusOut:
+    """Active model versions with their metrics and load times, fallbacks and load errors."""
+    return model_status(bentoml.get_current_service().runtime)
+
+
+@status_app.get("/docs.json", include_in_schema=False)
+def get_openapi() -> JSONResponse:
+    """The OpenAPI document, with the service's error answers (see ``serving.openapi``)."""
+    service = bentoml.get_current_service().bento_service
+    return JSONResponse(augment_openapi(service.openapi_spec.asdict()))
+
+
+def _count_rule_answers(kind: str, reason: str, count: int) -> None:
+    RULE_ANSWERS.labels(model=kind, reason=reason).inc(count)
+
+
+def _count_load_failure(kind: str) -> None:
+    LOAD_FAILURES.labels(model=kind).inc()
+
+
+def _observe_batch(size: int) -> None:
+    BATCH_SIZE.observe(size)
+
+
+def _respond(status: int, body, ctx: bentoml.Context | None = None):
+    """The answer; errors as JSON with their status (BentoML copies ``ctx``'s status onto the
+    response of an API that takes ``ctx``, so it is set there too)."""
+    if ctx is not None:
+        ctx.response.status_code = status
+    if status == 200:
+        return body
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+def _accept_language(ctx: bentoml.Context) -> str | None:
+    return ctx.request.headers.get("accept-language")
+
+
+@bentoml.service(name="leadscore", traffic={"timeout": 60})
+@bentoml.asgi_app(status_app, path="/")
+class LeadScoring:
+    """Lead scoring with reasons, win probability and event ingest for inside-sales teams."""
+
+    def __init__(self) -> None:
+        self.runtime: ServingRuntime = build_runtime(
+            on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
+            on_batch=_observe_batch).start()
+
+    def __is_ready__(self) -> bool:
+        return self.runtime.scorer.is_ready
+
+    @bentoml.on_shutdown
+    def stop_runtime(self) -> None:
+        """Stop registry polling and finish queued requests."""
+        self.runtime.stop()
+
+    @bentoml.api(route="/score")
+    async def score(self, request: ScoreRequest, /, ctx: bentoml.Context) -> ScoreResponse:
+        """Score one lead: probability, score 1-99, grade, action, reasons, source, warnings."""
+        return _respond(*await handle_score(self.runtime, request, _accept_language(ctx)),
+                        ctx)
+
+    @bentoml.api(route="/score/batch")
+    async def score_batch(self, request: ScoreBatchRequest, /,
+                          ctx: bentoml.Context) -> ScoreBatchResponse:
+        """Score several leads; each answer is what /score would give."""
+        return _respond(*await handle_score_batch(self.runtime, request,
+                                                   _accept_language(ctx)), ctx)
+
+    @bentoml.api(route="/opportunities/win")
+    async def win(self, request: WinRequest, /, ctx: bentoml.Context) -> WinResponse:
+        """Win probability of an open deal, with reasons."""
+        return _respond(*await handle_win(self.runtime, request, _accept_language(ctx)), ctx)
+
+    @bentoml.api(route="/events")
+    async def events(self, request: EventsRequest, /) -> EventsResponse:
+        """Store activities; events whose event_id is already stored are skipped."""
+        return _respond(*await handle_events(self.runtime, request))
+
+
+LeadScoring.add_asgi_middleware(GuardMiddleware)

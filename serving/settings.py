@@ -1,0 +1,38 @@
+"""Settings of the scoring service, from ``LEADSCORE_SERVING_*`` environment variables.
+
+Store, MLflow, model names and the API key come from ``leadscore.config.Settings``; this object
+holds only what the HTTP service itself needs (limits, polling, batching).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from training.rules import DEFAULT_RULES_PATH
+
+
+class ServingSettings(BaseSettings):
+    """Limits and timings of the scoring service (defaults suit a small 2-core machine)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_SERVING_", extra="ignore")
+
+    rules_path: Path = Field(DEFAULT_RULES_PATH, description="Rules YAML (fallback, actions).")
+    poll_seconds: float = Field(10.0, gt=0, le=3600,
+                                description="How often the registry's champion alias is read.")
+    max_body_bytes: int = Field(1_000_000, ge=1_000, le=100_000_000,
+                                description="Larger request bodies are refused with 413.")
+    max_batch_leads: int = Field(100, ge=1, le=1_000,
+                                 description="Most leads in one /score/batch request (413).")
+    max_events: int = Field(1_000, ge=1, le=100_000,
+                            description="Most events in one /events request (413).")
+    micro_batch_size: int = Field(32, ge=1, le=512,
+                                  description="Most leads scored together (1 turns batching off).")
+    micro_batch_wait_ms: float = Field(0.0, ge=0, le=100,
+                                       description="Extra wait for a fuller batch when busy.")
+    load_win_model: bool = Field(True, description="Also follow the win model's champion.")
+    switch_interval_ms: float = Field(
+        1.0, gt=0, le=100, description="Python's thread switch interval (sys.setswitchinterval): "
+        "how long the scoring thread may hold the GIL while the HTTP event loop waits.")

@@ -1,0 +1,214 @@
+"""Follow the MLflow registry: load the ``champion`` of each model and swap when it moves.
+
+``ModelWatcher.check_once`` reads the ``champion`` alias of the lead (SQL) model and the win
+model. When the alias points at a version other than the one being served, that version is
+loaded (``training.bundle.load_bundle``: no pickle) and swapped in atomically
+(``LeadScorer.swap``). A failed load keeps the model being served, is recorded (``last_error``,
+shown by ``GET /model``) and reported through ``on_load_failure`` (a Prometheus counter); the
+same version is not retried until the alias moves. With no champion the rules answer, naming
+why: ``no_champion``, or ``insufficient_data`` when training recorded that it refused to train
+for too little data (``record_training_refusal``), or ``load_failed``.
+
+``start`` runs ``check_once`` in a daemon thread every ``poll_seconds``; the scorer becomes
+ready after the first check, whatever its outcome (the rules are always there).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Protocol
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from serving.scorer import NO_CHAMPION, LeadScorer, prepare_model
+from training.bundle import ModelBundle, load_bundle
+from training.registry import CHAMPION
+
+logger = logging.getLogger(__name__)
+
+REFUSAL_TAG = "leadscore.training_refused"
+INSUFFICIENT_DATA = "insufficient_data"
+LOAD_FAILED = "load_failed"
+_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+
+def record_training_refusal(name: str, message: str, *, tracking_uri: str) -> None:
+    """Note on registered model ``name`` that training refused for too little data.
+
+    The service answers with the rules, giving ``fallback_reason: insufficient_data``, while
+    ``name`` has no champion. Call it where ``InsufficientDataError`` is caught.
+    """
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="leadscore model (see bundle.json)")
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    client.set_registered_model_tag(name, REFUSAL_TAG, f"{stamp}: {message}"[:4000])
+
+
+class Registry(Protocol):
+    """What the watcher needs from a model registry."""
+
+    def champion(self, name: str) -> tuple[str, str | None] | None:
+        """(version, run id) of the champion of ``name``; None when it has none."""
+
+    def refused(self, name: str) -> bool:
+        """True when training of ``name`` was refused for too little data."""
+
+    def load(self, name: str, version: str) -> ModelBundle:
+        """The bundle of ``name`` version ``version``."""
+
+
+class MlflowRegistry:
+    """The MLflow model registry at ``tracking_uri``; a SQLite file that does not exist is an
+    empty registry (it is not created)."""
+
+    def __init__(self, tracking_uri: str):
+        self.tracking_uri = tracking_uri
+
+    def _client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _missing(self) -> bool:
+        prefix = "sqlite:///"
+        uri = self.tracking_uri
+        return uri.startswith(prefix) and not Path(uri[len(prefix):]).exists()
+
+    def champion(self, name: str) -> tuple[str, str | None] | None:
+        if self._missing():
+            return None
+        try:
+            version = self._client().get_model_version_by_alias(name, CHAMPION)
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return None
+            raise
+        return str(version.version), version.run_id
+
+    def refused(self, name: str) -> bool:
+        if self._missing():
+            return False
+        try:
+            return bool(self._client().get_registered_model(name).tags.get(REFUSAL_TAG))
+        except MlflowException:
+            return False
+
+    def load(self, name: str, version: str) -> ModelBundle:
+        return load_bundle(f"models:/{name}/{version}", tracking_uri=self.tracking_uri)
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A failed attempt to follow the champion of ``name``."""
+
+    name: str
+    version: str | None
+    at: datetime
+    error: str
+
+
+class ModelWatcher:
+    """Polls the ``champion`` alias of each model and keeps ``scorer`` in step with it.
+
+    Args:
+        scorer: the scorer whose models are swapped.
+        registry: where champions are read and loaded from (e.g. ``MlflowRegistry``).
+        model_names: registered model name per kind (``sql``, ``win``).
+        poll_seconds: time between checks.
+        on_load_failure: called with the kind after each failed load (e.g. a metric).
+        on_swap: called after a new model was swapped in.
+    """
+
+    def __init__(self, scorer: LeadScorer, registry: Registry, model_names: Mapping[str, str],
+                 poll_seconds: float = 10.0,
+                 on_load_failure: Callable[[str], None] | None = None,
+                 on_swap: Callable[[], None] | None = None):
+        self.scorer = scorer
+        self.registry = registry
+        self.model_names = dict(model_names)
+        self.poll_seconds = poll_seconds
+        self.on_load_failure = on_load_failure
+        self.on_swap = on_swap
+        self.last_error: dict[str, LoadError | None] = {kind: None for kind in model_names}
+        self.checked_at: datetime | None = None
+        self._failed_version: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check_once(self) -> None:
+        """Read every champion alias once and load, swap or fall back as needed."""
+        for kind, name in self.model_names.items():
+            self._check(kind, name)
+        self.checked_at = datetime.now(timezone.utc)
+
+    def start(self) -> "ModelWatcher":
+        """Check now and then every ``poll_seconds`` in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling (a load in progress finishes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.check_once()
+            except Exception:  # never let the watcher die; the next poll tries again
+                logger.exception("model check failed")
+            self.scorer.mark_ready()
+            if self._stop.wait(self.poll_seconds):
+                return
+
+    def _check(self, kind: str, name: str) -> None:
+        try:
+            champion = self.registry.champion(name)
+        except Exception as error:  # registry unreachable: keep what is served
+            self._fail(kind, name, None, f"cannot read the registry: {error}")
+            return
+        if champion is None:
+            reason = INSUFFICIENT_DATA if self.registry.refused(name) else NO_CHAMPION
+            active = self.scorer.active
+            if active.model(kind) is not None or active.fallback.get(kind) != reason:
+                self.scorer.use_rules(kind, reason)
+            return
+        current = self.scorer.active.model(kind)
+        version, run_id = champion
+        if (current is not None and current.version == version) or (
+                self._failed_version.get(kind) == version):
+            return
+        self._load(kind, name, version, run_id)
+
+    def _load(self, kind: str, name: str, version: str, run_id: str | None) -> None:
+        started = time.perf_counter()
+        try:
+            bundle = self.registry.load(name, version)
+            model = prepare_model(kind, name, version, bundle, run_id=run_id,
+                                  load_seconds=time.perf_counter() - started)
+        except Exception as error:  # corrupt or incompatible: keep serving the old model
+            self._failed_version[kind] = version
+            self._fail(kind, name, version, f"{type(error).__name__}: {error}")
+            return
+        self.scorer.swap(model)
+        self._failed_version.pop(kind, None)
+        self.last_error[kind] = None
+        if self.on_swap is not None:
+            self.on_swap()
+
+    def _fail(self, kind: str, name: str, version: str | None, message: str) -> None:
+        logger.error("could not load %s v%s (%s): %s", name, version, kind, message)
+        self.last_error[kind] = LoadError(name, version, datetime.now(timezone.utc), message)
+        if self.on_load_failure is not None:
+            self.on_load_failure(kind)
+        if self.scorer.active.model(kind) is None:
+            self.scorer.use_rules(kind, LOAD_FAILED)

@@ -1,0 +1,184 @@
+"""ModelWatcher against an in-memory registry: load, swap, keep the old model on a failed load,
+and name each fallback (no champion, too little data, failed load)."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.pipeline import FeatureConfig, lead_feature_registry
+from serving.scorer import LeadScorer
+from serving.watcher import ModelWatcher
+from training.bundle import ModelBundle
+from training.model import Calibrator, fit_category_levels, prepare_features
+from training.rules import load_rules
+
+FEATURES = ["icp_score", "engagement_decayed", "source"]
+
+
+def make_bundle(seed: int) -> ModelBundle:
+    """A tiny real model on three pipeline features (random data, a few trees)."""
+    rng = np.random.default_rng(seed)
+    registry = lead_feature_registry(FeatureConfig()).select(FEATURES)
+    frame = pd.DataFrame({"icp_score": rng.uniform(0, 100, 400),
+                          "engagement_decayed": rng.exponential(3, 400),
+                          "source": pd.array(rng.choice(["webinar", "referral"], 400),
+                                             dtype="str")})
+    labels = (rng.random(400) < frame["icp_score"] / 150).astype(int)
+    levels = fit_category_levels(frame, registry)
+    booster = lgb.train({"objective": "binary", "verbosity": -1, "num_leaves": 4, "seed": seed},
+                        lgb.Dataset(prepare_features(frame, registry, levels), labels), 5)
+    return ModelBundle(booster, registry, levels, Calibrator("sigmoid", {"a": 1.0, "b": 0.0}),
+                       {"A": 0.6, "B": 0.4, "C": 0.2}, metrics={"test": {"seed": seed}})
+
+
+class FakeRegistry:
+    """Champion aliases, refusal flags and loadable versions, all in memory."""
+
+    def __init__(self) -> None:
+        self.champions: dict[str, str] = {}
+        self.refusals: set[str] = set()
+        self.bundles: dict[tuple[str, str], ModelBundle] = {}
+        self.broken_registry = False
+        self.loads: list[tuple[str, str]] = []
+
+    def champion(self, name: str) -> tuple[str, str | None] | None:
+        if self.broken_registry:
+            raise ConnectionError("registry host unreachable")
+        version = self.champions.get(name)
+        return None if version is None else (version, f"run-{version}")
+
+    def refused(self, name: str) -> bool:
+        return name in self.refusals
+
+    def load(self, name: str, version: str) -> ModelBundle:
+        self.loads.append((name, version))
+        bundle = self.bundles.get((name, version))
+        if bundle is None:
+            raise ValueError(f"model.txt of {name} v{version} is corrupt")
+        return bundle
+
+
+@pytest.fixture()
+def registry() -> FakeRegistry:
+    registry = FakeRegistry()
+    registry.bundles[("sql-model", "1")] = make_bundle(1)
+    registry.bundles[("sql-model", "2")] = make_bundle(2)
+    return registry
+
+
+@pytest.fixture()
+def failures() -> list[str]:
+    return []
+
+
+@pytest.fixture()
+def swaps() -> list[None]:
+    return []
+
+
+@pytest.fixture()
+def watcher(registry: FakeRegistry, failures: list[str], swaps: list[None]) -> ModelWatcher:
+    scorer = LeadScorer(load_rules())
+    return ModelWatcher(scorer, registry, {"sql": "sql-model"}, poll_seconds=0.05,
+                        on_load_failure=failures.append, on_swap=lambda: swaps.append(None))
+
+
+def test_no_champion_means_rules(watcher: ModelWatcher) -> None:
+    watcher.check_once()
+    assert watcher.scorer.active.sql is None
+    assert watcher.scorer.active.fallback["sql"] == "no_champion"
+    assert watcher.checked_at is not None
+
+
+def test_refused_training_is_named(watcher: ModelWatcher, registry: FakeRegistry) -> None:
+    registry.refusals.add("sql-model")
+    watcher.check_once()
+    assert watcher.scorer.active.fallback["sql"] == "insufficient_data"
+
+
+def test_champion_is_loaded_then_followed(watcher: ModelWatcher, registry: FakeRegistry,
+                                          swaps: list[None]) -> None:
+    registry.champions["sql-model"] = "1"
+    watcher.check_once()
+    first = watcher.scorer.active.sql
+    assert (first.version, first.run_id) == ("1", "run-1")
+    assert first.bundle is registry.bundles[("sql-model", "1")]
+    assert watcher.scorer.active.fallback["sql"] is None
+    watcher.check_once()
+    assert registry.loads == [("sql-model", "1")]  # unchanged alias: no reload
+    registry.champions["sql-model"] = "2"
+    watcher.check_once()
+    assert watcher.scorer.active.sql.version == "2" and registry.loads[-1] == ("sql-model", "2")
+    assert len(swaps) == 2
+
+
+def test_a_failed_load_keeps_the_old_model_and_is_reported(
+        watcher: ModelWatcher, registry: FakeRegistry, failures: list[str]) -> None:
+    registry.champions["sql-model"] = "1"
+    watcher.check_once()
+    registry.champions["sql-model"] = "3"  # no bundle: corrupt
+    watcher.check_once()
+    watcher.check_once()
+    assert watcher.scorer.active.sql.version == "1"
+    error = watcher.last_error["sql"]
+    assert (error.name, error.version) == ("sql-model", "3")
+    assert "model.txt of sql-model v3 is corrupt" in error.error
+    assert failures == ["sql"]  # reported once, not retried until the alias moves
+    registry.champions["sql-model"] = "2"
+    watcher.check_once()
+    assert watcher.scorer.active.sql.version == "2" and watcher.last_error["sql"] is None
+
+
+def test_a_corrupt_first_champion_means_rules(watcher: ModelWatcher,
+                                              registry: FakeRegistry) -> None:
+    registry.champions["sql-model"] = "7"
+    watcher.check_once()
+    assert watcher.scorer.active.sql is None
+    assert watcher.scorer.active.fallback["sql"] == "load_failed"
+
+
+def test_an_unreachable_registry_keeps_serving(watcher: ModelWatcher,
+                                               registry: FakeRegistry,
+                                               failures: list[str]) -> None:
+    registry.champions["sql-model"] = "1"
+    watcher.check_once()
+    registry.broken_registry = True
+    watcher.check_once()
+    assert watcher.scorer.active.sql.version == "1"
+    assert "registry host unreachable" in watcher.last_error["sql"].error
+
+
+def test_a_removed_champion_goes_back_to_rules(watcher: ModelWatcher,
+                                               registry: FakeRegistry) -> None:
+    registry.champions["sql-model"] = "1"
+    watcher.check_once()
+    del registry.champions["sql-model"]
+    watcher.check_once()
+    assert watcher.scorer.active.sql is None
+    assert watcher.scorer.active.fallback["sql"] == "no_champion"
+
+
+def test_the_polling_thread_makes_the_scorer_ready_and_follows_moves(
+        watcher: ModelWatcher, registry: FakeRegistry) -> None:
+    assert not watcher.scorer.is_ready
+    registry.champions["sql-model"] = "1"
+    watcher.start()
+    try:
+        _wait_for(lambda: watcher.scorer.is_ready and watcher.scorer.active.sql is not None)
+        registry.champions["sql-model"] = "2"
+        _wait_for(lambda: watcher.scorer.active.sql.version == "2")
+    finally:
+        watcher.stop()
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
