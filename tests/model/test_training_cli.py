@@ -114,10 +114,19 @@ def test_tiny_crm_is_refused_and_serving_stays_on_rules(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     tables, _ = generate_crm(GeneratorConfig(n_leads=120, seed=3))
     CRMStore(f"sqlite:///{tmp_path / 'tiny.db'}").write_tables(tables)
-    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'ml' / 'm.db'}")
+    tracking_uri = f"sqlite:///{tmp_path / 'm.db'}"
+    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", tracking_uri)
     code, output = invoke("train", "sql", "--db", f"sqlite:///{tmp_path / 'tiny.db'}")
     assert code == 1
     assert "training refused: not enough data to train" in output
     assert "the minimums are 40 positives and 40 negatives" in output
     assert "serving stays on the rule-based score" in output
-    assert not (tmp_path / "ml").exists()  # nothing was logged or registered
+    # No version is registered, and the refusal is noted for the service's fallback reason.
+    from mlflow import MlflowClient
+
+    from serving.watcher import REFUSAL_TAG
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    assert client.search_model_versions("name = 'leadscore-sql'") == []
+    tag = client.get_registered_model("leadscore-sql").tags[REFUSAL_TAG]
+    assert "not enough data to train" in tag
