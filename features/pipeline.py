@@ -225,8 +225,8 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
     """
     pairs = normalize_pairs(pairs, "lead_id")
     leads = tables["leads"]
-    activities = tables.get("activities", empty_frame("activities"))
-    accounts = tables.get("accounts", empty_frame("accounts"))
+    activities = tables["activities"] if "activities" in tables else empty_frame("activities")
+    accounts = tables["accounts"] if "accounts" in tables else empty_frame("accounts")
     with timed("pipeline.lookup"):
         lead_rows = _lead_rows(leads, pairs)
     columns: dict[str, object] = {}
