@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 logger = logging.getLogger(__name__)
 
-API_PATHS = frozenset({"/score", "/score/batch", "/opportunities/win", "/events"})
+API_PATHS = frozenset({"/score", "/score/batch", "/opportunities/win", "/events", "/forecast"})
 PROTECTED_PATHS = API_PATHS | {"/model"}
 FROM_SETTINGS: Any = object()
 

@@ -335,3 +335,19 @@ class ModelStatusOut(BaseModel):
     poll_seconds: float
     rules_path: str
     rule_answers: dict[str, int]
+
+
+class ForecastRequest(_Request):
+    """Month- or quarter-end landing forecast of closed-won revenue from the stored pipeline."""
+
+    as_of: Timestamp = Field(description="Forecast date (its 00:00 UTC is used).")
+    freq: Literal["month", "quarter"] = "month"
+    target: Money | None = Field(None, description="Alert when P50 falls below this target.")
+    win_probability: Literal["time_to_close", "stage_rates"] = "time_to_close"
+    n_simulations: int = Field(4000, ge=100, le=20_000)
+    seed: int = Field(0, ge=0)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    fx: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")],
+             Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="Rates into `currency`, e.g. {\"JPY\": 0.0066667} (one JPY in USD).")

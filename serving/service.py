@@ -6,6 +6,8 @@ Routes (request and response models in ``serving.schemas``; logic in ``serving.r
 * ``POST /score/batch`` — up to ``LEADSCORE_SERVING_MAX_BATCH_LEADS`` leads (413 above);
 * ``POST /opportunities/win`` — win probability of a deal, with reasons;
 * ``POST /events`` — idempotent activity ingest by ``event_id``;
+* ``POST /forecast`` — month- or quarter-end landing (P10/P50/P90, breakdown, top deals, slip
+  risks, alert below a target) from the stored pipeline;
 * ``GET /model`` — active model versions, metrics, load times, fallbacks, last load errors;
 * BentoML's ``/livez``, ``/readyz`` (ready once a model or the rules answer) and
   ``/metrics`` (Prometheus, with ``leadscore_rule_answers_total``,
@@ -24,6 +26,7 @@ import bentoml
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from serving.forecasting import ForecastService, handle_forecast
 from serving.middleware import GuardMiddleware
 from serving.openapi import augment_openapi
 from serving.runtime import (
@@ -39,6 +42,7 @@ from serving.schemas import (
     ErrorResponse,
     EventsRequest,
     EventsResponse,
+    ForecastRequest,
     ModelStatusOut,
     ScoreBatchRequest,
     ScoreBatchResponse,
@@ -113,6 +117,7 @@ class LeadScoring:
         self.runtime: ServingRuntime = build_runtime(
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
             on_batch=_observe_batch).start()
+        self.forecasts = ForecastService(self.runtime.store)
 
     def __is_ready__(self) -> bool:
         return self.runtime.scorer.is_ready
@@ -139,6 +144,12 @@ class LeadScoring:
     async def win(self, request: WinRequest, /, ctx: bentoml.Context) -> WinResponse:
         """Win probability of an open deal, with reasons."""
         return _respond(*await handle_win(self.runtime, request, _accept_language(ctx)), ctx)
+
+    @bentoml.api(route="/forecast")
+    async def forecast(self, request: ForecastRequest, /, ctx: bentoml.Context) -> dict:
+        """Month- or quarter-end landing: P10/P50/P90, breakdown, top deals, slip risks, alert."""
+        status, body = await handle_forecast(self.forecasts, request)
+        return _respond(status, body, ctx)
 
     @bentoml.api(route="/events")
     async def events(self, request: EventsRequest, /) -> EventsResponse:

@@ -305,6 +305,18 @@ def test_events_are_ingested_idempotently(server: Server) -> None:
     assert again.json() == {"received": 3, "inserted": 0, "duplicates": 3}
 
 
+def test_forecast_route_names_what_the_stored_pipeline_cannot_support(server: Server) -> None:
+    # This small store has too few won deals for the time-to-close model; the 200 answer is
+    # covered in-process on a larger store (tests/code/test_serving_forecast.py).
+    request = {"as_of": "2026-10-15T00:00:00Z", "fx": {"JPY": 1 / 150}, "n_simulations": 500}
+    response = server.client.post("/forecast", json=request, headers=AUTH)
+    assert response.status_code == 422, response.text
+    field = response.json()["fields"][0]
+    assert field["field"] == "as_of" and "closed won" in field["message"]
+    bad = server.client.post("/forecast", json={**request, "freq": "week"}, headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "freq"
+
+
 def test_model_endpoint_reports_versions_metrics_and_load_time(server: Server) -> None:
     body = server.client.get("/model", headers=AUTH).json()
     assert body["ready"] is True
@@ -318,7 +330,8 @@ def test_model_endpoint_reports_versions_metrics_and_load_time(server: Server) -
 
 def test_openapi_is_served(server: Server) -> None:
     spec = server.client.get("/docs.json").json()
-    assert {"/score", "/score/batch", "/opportunities/win", "/events", "/model"} <= set(
+    assert {"/score", "/score/batch", "/opportunities/win", "/events", "/forecast",
+            "/model"} <= set(
         spec["paths"])
     assert "422" in spec["paths"]["/score"]["post"]["responses"]
 
@@ -328,7 +341,8 @@ def test_openapi_is_served(server: Server) -> None:
 
 @pytest.mark.parametrize(("method", "path"), [("POST", "/score"), ("POST", "/score/batch"),
                                               ("POST", "/opportunities/win"),
-                                              ("POST", "/events"), ("GET", "/model")])
+                                              ("POST", "/events"), ("POST", "/forecast"),
+                                              ("GET", "/model")])
 def test_routes_need_the_api_key(server: Server, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"X-API-Key": KEY[:-1]}):
         response = server.client.request(method, path, json={"lead_id": "x"}, headers=headers)

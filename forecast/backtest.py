@@ -1,0 +1,269 @@
+"""Backtest: forecast past months as they stood on chosen days, compare with what closed.
+
+For each complete past month and each as-of day (default the 1st, 10th and 20th) the pipeline is
+rebuilt point in time, every model is fitted on what was known at that moment, and the forecast
+is compared with the month's final closed-won revenue, side by side with the stage-weighted
+pipeline and the naive run-rate. ``summarize_backtest`` gives MAPE, bias and P10-P90 coverage
+per as-of day; ``log_backtest`` records both tables and a chart in MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from forecast.baselines import (fit_stage_win_rates, forecast_naive_run_rate,
+                                weighted_pipeline)
+from forecast.simulate import FitCache, WinProbability, fit_forecaster
+from forecast.snapshot import (DAY, Period, Tables, actual_won_revenue, check_tables,
+                               period_containing, to_as_of, won_between)
+
+logger = logging.getLogger(__name__)
+
+WinProbabilityFactory = Callable[[Tables, pd.Timestamp], WinProbability]
+_METHODS = {"model": "p50", "stage_weighted": "stage_weighted", "naive_run_rate": "naive_run_rate"}
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What to backtest.
+
+    Attributes:
+        months: ``YYYY-MM`` labels; empty means every complete month with at least
+            ``min_history_months`` months of closes before it.
+        as_of_days: days of the month the forecast is made on (1 = before anything is booked).
+        n_simulations: Monte Carlo draws per forecast.
+        seed: random seed (the whole backtest is reproducible with it).
+        min_history_months: months of closed deals needed before the first backtested month.
+        min_closed_deals: deals (won or lost) that must have closed before a backtested month.
+        win_probability: ``"stage_rates"`` or ``"time_to_close"`` (see ``fit_forecaster``);
+            ignored when ``run_backtest`` gets a ``win_probability_factory``.
+    """
+
+    months: tuple[str, ...] = ()
+    as_of_days: tuple[int, ...] = (1, 10, 20)
+    n_simulations: int = 2000
+    seed: int = 0
+    min_history_months: int = 2
+    min_closed_deals: int = 100
+    win_probability: str = "time_to_close"
+
+    def __post_init__(self) -> None:
+        bad = [d for d in self.as_of_days if not 1 <= d <= 28]
+        if not self.as_of_days or bad:
+            raise ValueError(f"as_of_days must be days 1-28 of the month, got {self.as_of_days}")
+        if self.n_simulations < 100:
+            raise ValueError(f"n_simulations must be >= 100, got {self.n_simulations}")
+
+
+def backtest_months(tables: Tables, min_history_months: int = 2,
+                    min_closed_deals: int = 100) -> list[Period]:
+    """Complete months with enough closed history before them to fit the models.
+
+    A month qualifies when at least ``min_history_months`` months of closes and
+    ``min_closed_deals`` closed deals precede it, and the data reach its end.
+    """
+    opportunities = tables["opportunities"]
+    closed = opportunities["closed_at"].dropna().sort_values()
+    if len(closed) < max(min_closed_deals, 1):
+        return []
+    latest = max(closed.iloc[-1], opportunities["created_at"].max(),
+                 tables["opportunity_stage_history"]["entered_at"].max())
+    data_end = latest.normalize() + DAY
+    month = period_containing(closed.iloc[0], "month").start
+    month = pd.Timestamp(month + pd.DateOffset(months=min_history_months))
+    enough = period_containing(closed.iloc[max(min_closed_deals, 1) - 1], "month").end
+    month = max(month, enough)
+    months = []
+    while (period := period_containing(month, "month")).end <= data_end:
+        months.append(period)
+        month = period.end
+    return months
+
+
+def run_backtest(tables: Tables, config: BacktestConfig = BacktestConfig(),
+                 win_probability_factory: WinProbabilityFactory | None = None,
+                 cache: FitCache | None = None) -> pd.DataFrame:
+    """Forecast every (month, as-of day) of ``config`` and record the actual outcome.
+
+    Args:
+        tables: canonical tables with the full history (the actuals come from it), in one
+            currency.
+        config: months, as-of days, simulations, seed and the named win probability.
+        win_probability_factory: ``f(tables, as_of) -> win_probability`` fitted point in time
+            (e.g. the LightGBM win model trained on deals closed before ``as_of``); overrides
+            ``config.win_probability``.
+        cache: a ``FitCache`` of ``tables`` to reuse fitted models (e.g. across two runs).
+
+    Returns:
+        One row per forecast: month, as_of_day, as_of, actual (and its parts actual_pipeline,
+        actual_new), booked, mean, p10, p50, p90, pipeline, new, dispersion, stage_weighted,
+        naive_run_rate, n_open_deals, seconds.
+    """
+    check_tables(tables, one_currency=True)
+    periods = _selected_months(tables, config)
+    cache = cache or FitCache(tables)
+    if cache.tables is not tables:
+        raise ValueError("cache was built for other tables")
+    rows = []
+    for period in periods:
+        actual = actual_won_revenue(tables, period)
+        for day in config.as_of_days:
+            as_of = to_as_of(period.start + (day - 1) * DAY)
+            rows.append(_backtest_one(cache, period, as_of, actual, config,
+                                      win_probability_factory))
+            logger.info("backtest %s day %d: p50 %.0f actual %.0f (%.1fs)", period.label, day,
+                        rows[-1]["p50"], actual, rows[-1]["seconds"])
+    return pd.DataFrame(rows)
+
+
+def _selected_months(tables: Tables, config: BacktestConfig) -> list[Period]:
+    eligible = backtest_months(tables, config.min_history_months, config.min_closed_deals)
+    if not config.months:
+        if not eligible:
+            raise ValueError("no complete month with enough closed history to backtest")
+        return eligible
+    by_label = {p.label: p for p in eligible}
+    unknown = [m for m in config.months if m not in by_label]
+    if unknown:
+        raise ValueError(f"months {unknown} cannot be backtested: eligible months are "
+                         f"{sorted(by_label)}")
+    return [by_label[m] for m in config.months]
+
+
+def _backtest_one(cache: FitCache, period: Period, as_of: pd.Timestamp, actual: float,
+                  config: BacktestConfig, factory: WinProbabilityFactory | None) -> dict:
+    started = time.perf_counter()
+    tables = cache.tables
+    rates = fit_stage_win_rates(tables, as_of, cache.history)
+    win_probability = factory(tables, as_of) if factory is not None else config.win_probability
+    forecaster = fit_forecaster(tables, as_of, win_probability, cache)
+    forecast = forecaster.forecast("month", None, config.n_simulations, config.seed,
+                                   with_fan=False)
+    stage_weighted = forecast.booked + weighted_pipeline(forecaster.snapshot, period, rates)
+    rest = won_between(tables, as_of, period.end)
+    actual_new = float(rest.loc[rest["created_at"] >= as_of, "amount"].sum())
+    return {
+        "month": period.label, "as_of_day": as_of.day, "as_of": as_of.date().isoformat(),
+        "actual": actual, "booked": forecast.booked,
+        "actual_pipeline": actual - forecast.booked - actual_new, "actual_new": actual_new,
+        "mean": forecast.expected,
+        "p10": forecast.p10, "p50": forecast.p50, "p90": forecast.p90,
+        "pipeline": forecast.breakdown["pipeline"], "new": forecast.breakdown["new"],
+        "dispersion": forecaster.dispersions.get("month", float("nan")),
+        "stage_weighted": stage_weighted,
+        "naive_run_rate": forecast_naive_run_rate(tables, as_of, period),
+        "n_open_deals": len(forecaster.snapshot),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def summarize_backtest(rows: pd.DataFrame) -> pd.DataFrame:
+    """MAPE, bias and P10-P90 coverage per as-of day and over all forecasts.
+
+    MAPE is ``mean(|forecast - actual| / actual)`` over months with actual > 0; bias is
+    ``sum(forecast - actual) / sum(actual)`` (the mean of ratios would read a calibrated
+    forecast of a noisy month as biased upwards). The model's point forecast is its P50.
+    Coverage is the share of months whose actual falls inside [P10, P90].
+    """
+    usable = rows[rows["actual"] > 0]
+    groups = [(str(day), part) for day, part in usable.groupby("as_of_day")]
+    groups.append(("all", usable))
+    out = []
+    for label, part in groups:
+        record = {"as_of_day": label, "n_months": len(part)}
+        for name, column in _METHODS.items():
+            miss = part[column] - part["actual"]
+            record[f"mape_{name}"] = float((miss.abs() / part["actual"]).mean())
+            record[f"bias_{name}"] = float(miss.sum() / part["actual"].sum())
+        record["coverage_p10_p90"] = float(
+            ((part["actual"] >= part["p10"]) & (part["actual"] <= part["p90"])).mean())
+        record["mape_ratio_vs_stage_weighted"] = (
+            record["mape_model"] / record["mape_stage_weighted"]
+            if record["mape_stage_weighted"] > 0 else np.nan)
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+SUMMARY_COLUMNS = ("as_of_day", "n_months", "mape_model", "mape_stage_weighted",
+                   "mape_naive_run_rate", "bias_model", "bias_stage_weighted",
+                   "bias_naive_run_rate", "coverage_p10_p90", "mape_ratio_vs_stage_weighted")
+
+
+def format_summary(summary: pd.DataFrame, digits: int = 3) -> str:
+    """The summary as a Markdown table (for the README, reports and the CLI)."""
+    columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for record in summary[columns].to_dict(orient="records"):
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in record.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def log_backtest(rows: pd.DataFrame, summary: pd.DataFrame, tracking_uri: str,
+                 experiment: str = "leadscore-forecast-backtest", run_name: str | None = None,
+                 params: dict | None = None, config: BacktestConfig | None = None,
+                 artifact_location: str | Path | None = None) -> str:
+    """Log the backtest to MLflow: metrics, both tables as CSV and the chart as PNG.
+
+    Args:
+        rows: ``run_backtest`` output.
+        summary: ``summarize_backtest`` output.
+        tracking_uri: MLflow tracking URI (tests pass ``sqlite:///<tmp>/mlflow.db``).
+        experiment: experiment name.
+        run_name: optional run name (e.g. the dataset).
+        params: extra parameters to record (e.g. dataset name, number of leads).
+        config: the backtest configuration, recorded as parameters.
+        artifact_location: artifact root if the experiment is new; default for a SQLite store:
+            ``artifacts/`` beside the database file (never the working directory's mlruns/).
+
+    Returns:
+        The MLflow run id.
+    """
+    import mlflow
+
+    from forecast.plots import plot_backtest
+
+    client_params = {**(asdict(config) if config else {}), **(params or {})}
+    mlflow.set_tracking_uri(tracking_uri)
+    experiment_id = _experiment_id(mlflow, experiment, tracking_uri, artifact_location)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run, \
+            tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params({k: str(v) for k, v in client_params.items()})
+        mlflow.log_metrics(_summary_metrics(summary))
+        folder = Path(tmp)
+        rows.to_csv(folder / "backtest_forecasts.csv", index=False)
+        summary.to_csv(folder / "backtest_summary.csv", index=False)
+        plot_backtest(rows, folder / "backtest.png")
+        for name in ("backtest_forecasts.csv", "backtest_summary.csv", "backtest.png"):
+            mlflow.log_artifact(str(folder / name))
+        return run.info.run_id
+
+
+def _experiment_id(mlflow, name: str, tracking_uri: str,
+                   artifact_location: str | Path | None) -> str:
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    if artifact_location is None and tracking_uri.startswith("sqlite:///"):
+        artifact_location = Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
+    if artifact_location is not None and "://" not in str(artifact_location):
+        artifact_location = Path(artifact_location).resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=artifact_location)
+
+
+def _summary_metrics(summary: pd.DataFrame) -> dict[str, float]:
+    metrics = {}
+    for record in summary.to_dict(orient="records"):
+        suffix = "all" if record["as_of_day"] == "all" else f"day{record['as_of_day']}"
+        for key, value in record.items():
+            if key not in ("as_of_day", "n_months") and pd.notna(value):
+                metrics[f"{key}_{suffix}"] = float(value)
+    return metrics

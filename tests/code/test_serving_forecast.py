@@ -1,0 +1,73 @@
+"""POST /forecast in-process: the stored pipeline, currency conversion, caching, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from leadscore.generate import GeneratorConfig, generate_crm
+from leadscore.store import CRMStore
+from serving.forecasting import ForecastService, handle_forecast
+from serving.schemas import ForecastRequest
+
+FX = {"JPY": 1 / 150}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> ForecastService:
+    tables, _ = generate_crm(GeneratorConfig(n_leads=2000, seed=5))
+    store = CRMStore(f"sqlite:///{tmp_path_factory.mktemp('fc') / 'crm.db'}")
+    store.write_tables(tables)
+    return ForecastService(store)
+
+
+def _request(**overrides) -> ForecastRequest:
+    fields = {"as_of": "2026-10-15T00:00:00Z", "fx": FX, "n_simulations": 500, "seed": 3,
+              "target": 10_000_000.0}
+    fields.update(overrides)
+    return ForecastRequest.model_validate(fields)
+
+
+def test_forecast_answers_quantiles_breakdown_and_alert(service: ForecastService) -> None:
+    status, body = asyncio.run(handle_forecast(service, _request()))
+    assert status == 200, body
+    assert body["currency"] == "USD" and body["period"] == "2026-10"
+    assert body["p10"] <= body["p50"] <= body["p90"]
+    assert body["expected"] == pytest.approx(sum(body["breakdown"].values()))
+    assert body["alert"] is True and "below the target" in body["alert_message"]
+    assert len(body["fan"]) == 31
+
+
+def test_same_request_is_reproducible_and_cached(service: ForecastService) -> None:
+    first = service.forecast(_request())
+    second = service.forecast(_request())
+    assert first == second
+    assert len(service._cache) == 1
+
+
+def test_mixed_currencies_without_rates_are_a_422_naming_the_problem(
+        service: ForecastService) -> None:
+    status, body = asyncio.run(handle_forecast(service, _request(fx={})))
+    assert status == 422
+    assert body.fields[0].field == "as_of" and "JPY" in body.fields[0].message
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"freq": "week"}, "freq"),
+    ({"n_simulations": 10}, "n_simulations"),
+    ({"fx": {"yen": 0.1}}, "fx"),
+    ({"target": -1.0}, "target"),
+    ({"as_of": "2026-10-15"}, "as_of"),
+])
+def test_bad_request_fields_are_named(overrides: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        _request(**overrides)
+    assert error.value.errors()[0]["loc"][0] == field
+
+
+def test_no_store_is_a_503() -> None:
+    status, body = asyncio.run(handle_forecast(ForecastService(None), _request()))
+    assert status == 503 and "no CRM store" in body.error
