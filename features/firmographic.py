@@ -4,8 +4,9 @@ Firmographics (industry, size, revenue, country, region, founded year) are slowl
 attributes that the canonical model stores without history, so they are taken **as current
 values** for every ``as_of``: a company that grew past 1,000 employees last month counts as
 1,000+ for a lead scored two years ago. Only values that are genuinely dated respect ``as_of``:
-``company_age_years`` (from ``founded_year``) and ``account_known_leads`` (leads of the same
-account created by ``as_of``).
+``company_age_years`` (from ``founded_year``). How many contacts a company had before
+``as_of`` needs the whole leads table, so ``features.pipeline`` counts it
+(``account_known_leads``).
 
 Text is normalised before it becomes a category: industry labels are NFKC-normalised,
 lower-cased and mapped through a small alias table (``ソフトウェア`` / ``SaaS`` → ``software``,
@@ -157,10 +158,6 @@ FIRMOGRAPHIC_FEATURES: tuple[FeatureDef, ...] = (
       "The lead's e-mail domain equals the account domain or is a subdomain of it."),
     F("has_account", "bool", "fixed", "firmographic", "linked to a company record: {value}",
       "企業情報あり: {value}", "The lead's account_id is found in accounts."),
-    F("account_known_leads", "float", "actionable", "firmographic",
-      "{value} contacts known at this company", "同じ企業の既知リード数は{value}名",
-      "Leads of the same account created by as_of (this one included); sales can add "
-      "contacts (multi-threading). Missing when the lead has no account."),
     F("title_seniority", "category", "fixed", "firmographic", "job title seniority is {value}",
       "役職レベルは{value}", "Seniority parsed from the job title (features.titles)."),
     F("title_seniority_rank", "int", "fixed", "firmographic",
@@ -322,32 +319,6 @@ def _as_of_series(as_of: pd.Series | pd.Timestamp, index: pd.Index) -> pd.Series
     return pd.Series(stamp.tz_convert("UTC"), index=index)
 
 
-def _utc_microseconds(stamps: pd.Series, name: str) -> np.ndarray:
-    if not isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        raise ValueError(f"{name} must be timezone-aware timestamps, got dtype {stamps.dtype}")
-    return stamps.dt.tz_convert("UTC").to_numpy(dtype="datetime64[us]")
-
-
-def _count_account_leads(positions: np.ndarray, created_at: pd.Series,
-                         as_of: pd.Series) -> np.ndarray:
-    """Per row: leads of the same account created at or before that row's as_of.
-
-    Times are replaced by their dense rank over created and as-of times together, so
-    (account, time) fits one sortable int64 key and a binary search counts each row.
-    """
-    created = _utc_microseconds(created_at, "leads.created_at")
-    cutoff = _utc_microseconds(as_of, "as_of")
-    points = (positions >= 0) & ~np.isnat(created)
-    n_points = int(points.sum())
-    _, ranks = np.unique(np.concatenate([created[points], cutoff]), return_inverse=True)
-    width = np.int64(ranks.max() + 1) if len(ranks) else np.int64(1)
-    point_keys = np.sort(positions[points] * width + ranks[:n_points])
-    accounts = positions.astype(np.int64)
-    upto = np.searchsorted(point_keys, accounts * width + ranks[n_points:], "right")
-    first = np.searchsorted(point_keys, accounts * width, "left")
-    return np.where(positions >= 0, upto - first, np.nan)
-
-
 def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
                                 as_of: pd.Series | pd.Timestamp) -> pd.DataFrame:
     """Firmographic and job-title features for every lead row.
@@ -378,7 +349,6 @@ def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
     out["email_matches_account_domain"] = _domain_matches(
         domain_codes, domains, positions, company_table["domain"].to_numpy())
     out["has_account"] = positions >= 0
-    out["account_known_leads"] = _count_account_leads(positions, leads["created_at"], cutoff)
     titles = parse_titles(leads["job_title"], leads["department"])
     return pd.concat([out, titles], axis=1).loc[:, list(FIRMOGRAPHIC_COLUMNS)]
 

@@ -54,7 +54,7 @@ from features.behavioral import (
 )
 from features.firmographic import FIRMOGRAPHIC_FEATURES, build_firmographic_features
 from features.icp import ICP_FEATURES, IcpConfig, load_icp, parse_icp, score_icp
-from features.registry import FeatureRegistry
+from features.registry import FeatureDef, FeatureRegistry
 from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table, empty_frame
 
 DEFAULT_ICP_FILE = Path(__file__).resolve().parents[1] / "config" / "icp.yaml"
@@ -174,11 +174,18 @@ def resolve_icp(config: FeatureConfig) -> IcpConfig:
     return load_icp(DEFAULT_ICP_FILE if config.icp is None else config.icp)
 
 
+ACCOUNT_LEADS_FEATURE = FeatureDef(
+    "account_known_leads", "float", "actionable", "firmographic",
+    "{value} contacts known at this company", "同じ企業の既知リード数は{value}名",
+    "Leads of the same account created strictly before as_of (this one included); sales can "
+    "add contacts (multi-threading). Missing when the lead has no account.")
+
+
 def lead_feature_registry(config: FeatureConfig) -> FeatureRegistry:
     """Every lead feature (behavioral, account, BANT, status, firmographic, ICP, declared
     attributes), in order."""
     return FeatureRegistry([*behavioral_feature_defs(config), *BANT_FEATURES, *STATUS_FEATURES,
-                            *FIRMOGRAPHIC_FEATURES, *ICP_FEATURES,
+                            *FIRMOGRAPHIC_FEATURES, ACCOUNT_LEADS_FEATURE, *ICP_FEATURES,
                             *attribute_feature_defs(config.attributes)])
 
 
@@ -238,7 +245,6 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
     with timed("pipeline.firmographic"):
         firmographics = build_firmographic_features(lead_rows, accounts, pairs["as_of"])
         columns.update(firmographics)
-        # firmographic counts only the rows it is given (the pairs); count the whole table
         columns["account_known_leads"] = count_account_leads(
             leads, lead_rows["account_id"], timestamps_to_us(pairs["as_of"], "pairs.as_of"))
     with timed("pipeline.icp"):

@@ -174,24 +174,11 @@ def test_titles_and_source_columns():
     assert out["source"].tolist() == ["webinar", "inbound_form", "referral", "other"]
 
 
-def test_account_known_leads_counts_only_leads_created_by_as_of():
-    leads = make_leads(4, account_id=["A1", "A1", "A1", None],
-                       created_at=["2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z",
-                                   "2024-05-01T00:00:00Z", "2024-01-01T00:00:00Z"])
-    out = build_firmographic_features(leads, make_accounts(), AS_OF)
-    counts = out["account_known_leads"].to_numpy()
-    assert counts[:3].tolist() == [2.0, 2.0, 2.0] and np.isnan(counts[3])
-    as_of = pd.Series(pd.to_datetime(["2024-01-01", "2024-03-01", "2024-06-01", "2024-06-01"],
-                                     utc=True), index=leads.index)
-    per_row = build_firmographic_features(leads, make_accounts(), as_of)
-    assert per_row["account_known_leads"].tolist()[:3] == [1.0, 2.0, 3.0]
-
-
 def test_feature_definitions_cover_output():
     registry = FeatureRegistry(FIRMOGRAPHIC_FEATURES)
     assert registry.names == list(FIRMOGRAPHIC_COLUMNS[1:])
     assert {d.group for d in registry} == {"firmographic"}
-    assert [d.name for d in registry if d.kind != "fixed"] == ["account_known_leads"]
+    assert [d.name for d in registry if d.kind != "fixed"] == []
     assert registry["title_seniority"].phrase("manager", "ja") == "役職レベルはmanager"
     out = build_firmographic_features(make_leads(4), make_accounts(), AS_OF)
     for name in registry.categorical():
