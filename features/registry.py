@@ -38,6 +38,10 @@ class FeatureDef:
 
     def phrase(self, value: object, language: Language = "en") -> str:
         """Render this feature's phrase for ``value`` in ``language``."""
+        if _is_missing(value) and self.dtype in ("float", "int"):
+            # "first activity unknown days ago" reads badly: name the measure instead
+            label = self.name.replace("_", " ")
+            return f"{label}: データなし" if language == "ja" else f"{label}: no data"
         template = self.phrase_ja if language == "ja" else self.phrase_en
         return template.format(value=_format_value(value, language))
 
@@ -45,8 +49,12 @@ class FeatureDef:
 _UNKNOWN = {"en": "unknown", "ja": "不明"}
 
 
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # None or NaN
+
+
 def _format_value(value: object, language: Language = "en") -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+    if _is_missing(value):
         return _UNKNOWN[language]
     if isinstance(value, float):
         return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.2f}"

@@ -309,11 +309,15 @@ def test_config_round_trips_through_a_dict_with_its_icp():
         FeatureConfig.from_dict({"windows": [7]})
 
 
-def test_missing_value_reads_as_unknown_in_each_language():
+def test_missing_value_reads_as_no_data_or_unknown_in_each_language():
     from features.registry import FeatureDef
 
-    definition = FeatureDef("x", "float", "actionable", "behavioral", "last visit {value} days ago",
-                            "最終訪問から{value}日")
-    assert definition.phrase(float("nan"), "en") == "last visit unknown days ago"
-    assert definition.phrase(None, "ja") == "最終訪問から不明日"
-    assert definition.phrase(3.0, "ja") == "最終訪問から3日"
+    number = FeatureDef("days_since_visit", "float", "actionable", "behavioral",
+                        "last visit {value} days ago", "最終訪問から{value}日")
+    assert number.phrase(float("nan"), "en") == "days since visit: no data"
+    assert number.phrase(None, "ja") == "days since visit: データなし"
+    assert number.phrase(3.0, "ja") == "最終訪問から3日"
+    category = FeatureDef("industry", "category", "fixed", "firmographic", "industry is {value}",
+                          "業種は{value}")
+    assert category.phrase(None, "en") == "industry is unknown"
+    assert category.phrase(None, "ja") == "業種は不明"
