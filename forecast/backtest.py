@@ -230,10 +230,11 @@ def log_backtest(rows: pd.DataFrame, summary: pd.DataFrame, tracking_uri: str,
     import mlflow
 
     from forecast.plots import plot_backtest
+    from training.train import ensure_experiment
 
     client_params = {**(asdict(config) if config else {}), **(params or {})}
     mlflow.set_tracking_uri(tracking_uri)
-    experiment_id = _experiment_id(mlflow, experiment, tracking_uri, artifact_location)
+    experiment_id = ensure_experiment(experiment, tracking_uri, artifact_location)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run, \
             tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params({k: str(v) for k, v in client_params.items()})
@@ -245,18 +246,6 @@ def log_backtest(rows: pd.DataFrame, summary: pd.DataFrame, tracking_uri: str,
         for name in ("backtest_forecasts.csv", "backtest_summary.csv", "backtest.png"):
             mlflow.log_artifact(str(folder / name))
         return run.info.run_id
-
-
-def _experiment_id(mlflow, name: str, tracking_uri: str,
-                   artifact_location: str | Path | None) -> str:
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    if artifact_location is None and tracking_uri.startswith("sqlite:///"):
-        artifact_location = Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts"
-    if artifact_location is not None and "://" not in str(artifact_location):
-        artifact_location = Path(artifact_location).resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=artifact_location)
 
 
 def _summary_metrics(summary: pd.DataFrame) -> dict[str, float]:

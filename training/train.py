@@ -169,7 +169,7 @@ def train_model(
     notify("test ROC AUC: " + ", ".join(f"{name} {report.metrics['roc_auc']:.3f}"
                                         for name, report in reports.items()))
     with use_tracking_uri(tracking_uri):
-        experiment_id = _experiment_id(config.experiment_name or model_name, tracking_uri,
+        experiment_id = ensure_experiment(config.experiment_name or model_name, tracking_uri,
                                        artifact_location)
         run_id, model_uri = _log_run(experiment_id, bundle, split, reports, config, model_name)
     notify(f"logged run {run_id} (metrics, reports, plots, model) to MLflow")
@@ -300,7 +300,13 @@ def _log_run(
     return run.info.run_id, info.model_uri
 
 
-def _experiment_id(name: str, tracking_uri: str, artifact_location: str | Path | None) -> str:
+def ensure_experiment(name: str, tracking_uri: str,
+                      artifact_location: str | Path | None = None) -> str:
+    """Id of MLflow experiment ``name`` on the current tracking URI, created if missing.
+
+    A new experiment's artifacts go to ``artifact_location``; for a SQLite store the default is
+    ``artifacts/`` beside the database file (never the working directory's ``mlruns/``).
+    """
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
