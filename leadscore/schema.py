@@ -377,6 +377,19 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     return pd.DataFrame(out), _concat_violations(problems)
 
 
+def coerce_rows(table: str, rows: pd.DataFrame | list[dict]) -> pd.DataFrame:
+    """``coerce_table`` for rows that must convert cleanly: raise on any unconvertible value.
+
+    Raises:
+        SchemaViolationError: listing every value that could not be converted.
+    """
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    coerced, problems = coerce_table(table, frame)
+    if len(problems):
+        raise SchemaViolationError(problems)
+    return coerced
+
+
 def _violations(table: str, column: str, keys: pd.Series, values: object,
                 reason: str) -> pd.DataFrame:
     n = len(keys)

@@ -17,16 +17,13 @@ from features.behavioral import (
     build_behavioral_features,
 )
 from features.pipeline import FeatureConfig
-from leadscore.schema import ACTIVITY_TYPES, coerce_table
+from leadscore.schema import ACTIVITY_TYPES, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
 
 
-def canon(table: str, records: list[dict]) -> pd.DataFrame:
-    frame, problems = coerce_table(table, pd.DataFrame(records))
-    assert problems.empty, problems
-    return frame
+canon = coerce_rows  # canonical frame of inline records; raises on a bad value
 
 
 def ago(days: float) -> pd.Timestamp:

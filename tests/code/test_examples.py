@@ -14,17 +14,14 @@ from features import (
     build_win_examples,
 )
 from features.examples import sql_labels
-from leadscore.schema import coerce_table
+from leadscore.schema import coerce_rows
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 END = T0 + pd.Timedelta(days=200)
 CONFIG = FeatureConfig()          # horizon 90 days, a snapshot every 14 days, at most 12
 
 
-def canon(table: str, records: list[dict]) -> pd.DataFrame:
-    frame, problems = coerce_table(table, pd.DataFrame(records))
-    assert problems.empty, problems
-    return frame
+canon = coerce_rows  # canonical frame of inline records; raises on a bad value
 
 
 def day(n: float | None) -> pd.Timestamp | None:

@@ -8,16 +8,13 @@ import pandas as pd
 import pytest
 
 from features import FeatureConfig, build_opportunity_features, opportunity_feature_registry
-from leadscore.schema import coerce_table
+from leadscore.schema import coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
 
 
-def canon(table: str, records: list[dict]) -> pd.DataFrame:
-    frame, problems = coerce_table(table, pd.DataFrame(records))
-    assert problems.empty, problems
-    return frame
+canon = coerce_rows  # canonical frame of inline records; raises on a bad value
 
 
 def day(n: float) -> pd.Timestamp:

@@ -17,7 +17,7 @@ from features import (
 )
 from features.icp import load_icp
 from features.pipeline import DEFAULT_ICP_FILE
-from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table
+from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
@@ -25,10 +25,7 @@ ATTRIBUTE_CONFIG = FeatureConfig(attributes={"visits": "float", "origin": "categ
                                              "opted_out": "bool:actionable"})
 
 
-def canon(table: str, records: list[dict]) -> pd.DataFrame:
-    frame, problems = coerce_table(table, pd.DataFrame(records))
-    assert problems.empty, problems
-    return frame
+canon = coerce_rows  # canonical frame of inline records; raises on a bad value
 
 
 def ago(days: float) -> pd.Timestamp:

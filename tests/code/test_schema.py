@@ -120,3 +120,10 @@ def test_unknown_table_is_named() -> None:
 def test_empty_frame_has_canonical_dtypes_and_validates() -> None:
     for name in schema.TABLES:
         assert schema.find_violations(name, schema.empty_frame(name)).empty
+
+
+def test_coerce_rows_raises_on_any_unconvertible_value() -> None:
+    frame = schema.coerce_rows("leads", [_lead()])
+    assert frame["created_at"].dtype == schema.TIMESTAMP_DTYPE
+    with pytest.raises(schema.SchemaViolationError, match=r"leads\.created_at \[L1\]"):
+        schema.coerce_rows("leads", [_lead(created_at="not a time")])
