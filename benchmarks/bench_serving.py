@@ -51,6 +51,7 @@ from features.pipeline import (  # noqa: E402
 )
 from leadscore.generate import GeneratorConfig, generate_crm  # noqa: E402
 from leadscore.store import CRMStore  # noqa: E402
+from serving.records import score_request_from_tables  # noqa: E402
 from training.bundle import signature_frame  # noqa: E402
 from training.train import TrainConfig, train_model  # noqa: E402
 
@@ -100,44 +101,11 @@ def build_world(root: Path, n_leads: int) -> dict:
             "bundle": result.bundle, "config": config}
 
 
-def _plain(row: pd.Series) -> dict:
-    out = {}
-    for key, value in row.items():
-        if pd.isna(value):
-            value = None
-        elif isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif hasattr(value, "item"):
-            value = value.item()
-        out[key] = value
-    return out
-
-
 def lead_payloads(tables: dict, n: int) -> tuple[list[dict], list[str]]:
     """Inline /score bodies for ``n`` leads created before AS_OF, and their ids."""
     leads = tables["leads"][tables["leads"]["created_at"] < AS_OF].head(n)
-    accounts = tables["accounts"].set_index("account_id")
-    acts = tables["activities"][tables["activities"]["occurred_at"] < AS_OF]
-    by_lead = dict(tuple(acts.groupby("lead_id")))
-    bodies = []
-    for _, row in leads.iterrows():
-        lead = _plain(row)
-        company = (_plain(accounts.loc[lead["account_id"]]) if lead["account_id"] in accounts.index
-                   else None)
-        mine = by_lead.get(lead["lead_id"], acts.iloc[:0])
-        bodies.append({
-            "lead_id": lead["lead_id"], "as_of": AS_OF.isoformat(),
-            "lead": {k: lead[k] for k in ("email", "job_title", "department", "source",
-                                          "status", "created_at", "mql_at", "recycled_at")},
-            "company": None if company is None else {
-                "account_id": lead["account_id"],
-                **{k: v for k, v in company.items() if k != "name"}},
-            "bant": {k: lead[k] for k in ("budget", "budget_confirmed_at", "authority",
-                                          "authority_confirmed_at", "need", "need_confirmed_at",
-                                          "timeline_months", "timeline_confirmed_at")},
-            "activities": [{"occurred_at": a["occurred_at"].isoformat(), "type": a["type"]}
-                           for a in mine.to_dict("records")]})
-    return bodies, list(leads["lead_id"])
+    ids = list(leads["lead_id"])
+    return [score_request_from_tables(tables, lead_id, AS_OF) for lead_id in ids], ids
 
 
 def mlflow_payloads(world: dict, lead_ids: list[str]) -> list[dict]:

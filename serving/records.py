@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -433,3 +433,50 @@ def describe_schema_problems(error: SchemaViolationError) -> str:
     """The columns and reasons of a schema violation, without the offending values."""
     problems = error.violations[["column", "reason"]].drop_duplicates()
     return "; ".join(f"{row.column} {row.reason}" for row in problems.itertuples())
+
+
+_LEAD_FIELDS = ("email", "job_title", "department", "source", "status", "created_at", "mql_at",
+                "recycled_at")
+_BANT_FIELDS = ("budget", "budget_confirmed_at", "authority", "authority_confirmed_at", "need",
+                "need_confirmed_at", "timeline_months", "timeline_confirmed_at")
+
+
+def json_ready(row: pd.Series) -> dict:
+    """A canonical row as JSON values: None for missing, ISO text for timestamps."""
+    out = {}
+    for key, value in row.items():
+        if pd.isna(value):
+            value = None
+        elif isinstance(value, pd.Timestamp):
+            value = value.isoformat()
+        elif hasattr(value, "item"):
+            value = value.item()
+        out[key] = value
+    return out
+
+
+def score_request_from_tables(tables: Mapping[str, pd.DataFrame], lead_id: str,
+                              as_of: pd.Timestamp) -> dict:
+    """The inline ``POST /score`` body of a stored lead: contact data, company, BANT and the
+    lead's activities before ``as_of`` (what a CRM would send; used by tests and benchmarks).
+
+    Raises:
+        KeyError: ``lead_id`` is not in ``tables["leads"]``.
+    """
+    lead = json_ready(tables["leads"].set_index("lead_id").loc[lead_id])
+    accounts = tables["accounts"].set_index("account_id")
+    company = None
+    if lead["account_id"] in accounts.index:
+        fields = json_ready(accounts.loc[lead["account_id"]])
+        company = {"account_id": lead["account_id"],
+                   **{k: v for k, v in fields.items() if k != "name"}}
+    acts = tables["activities"]
+    mine = acts[(acts["lead_id"] == lead_id) & (acts["occurred_at"] < as_of)]
+    return {
+        "lead_id": lead_id, "as_of": as_of.isoformat(),
+        "lead": {k: lead[k] for k in _LEAD_FIELDS},
+        "company": company,
+        "bant": {k: lead[k] for k in _BANT_FIELDS},
+        "activities": [{"event_id": a["event_id"], "occurred_at": a["occurred_at"],
+                        "type": a["type"]} for a in (json_ready(r) for _, r in mine.iterrows())],
+    }

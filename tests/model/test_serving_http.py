@@ -35,6 +35,7 @@ from features.opportunity import opportunity_feature_registry
 from features.pipeline import FeatureConfig, lead_feature_registry
 from leadscore.generate import GeneratorConfig, generate_crm
 from leadscore.store import CRMStore
+from serving.records import score_request_from_tables
 from serving.watcher import record_training_refusal
 from training.bundle import use_tracking_uri
 from training.model import BoosterParams, InsufficientDataError
@@ -197,20 +198,6 @@ def _metric(text: str, name: str, **labels: str) -> float:
 # --- requests -----------------------------------------------------------------------------
 
 
-def _plain(row: pd.Series) -> dict:
-    """A stored row as JSON-ready values."""
-    out = {}
-    for key, value in row.items():
-        if pd.isna(value):
-            value = None
-        elif isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif hasattr(value, "item"):
-            value = value.item()
-        out[key] = value
-    return out
-
-
 def _stored_leads(world: World, n: int) -> list[str]:
     leads, acts = world.tables["leads"], world.tables["activities"]
     early = acts[acts["occurred_at"] < pd.Timestamp(AS_OF)]["lead_id"].value_counts()
@@ -220,22 +207,7 @@ def _stored_leads(world: World, n: int) -> list[str]:
 
 def _inline(world: World, lead_id: str, **extra) -> dict:
     """A stored lead sent inline (contact data, company, BANT, activities before AS_OF)."""
-    lead = _plain(world.tables["leads"].set_index("lead_id").loc[lead_id])
-    account = _plain(world.tables["accounts"].set_index("account_id").loc[lead["account_id"]])
-    acts = world.tables["activities"]
-    mine = acts[(acts["lead_id"] == lead_id) & (acts["occurred_at"] < pd.Timestamp(AS_OF))]
-    return {
-        "lead_id": lead_id, "as_of": AS_OF,
-        "lead": {k: lead[k] for k in ("email", "job_title", "department", "source", "status",
-                                      "created_at", "mql_at", "recycled_at")},
-        "company": {"account_id": lead["account_id"],
-                    **{k: v for k, v in account.items() if k != "name"}},
-        "bant": {k: lead[k] for k in ("budget", "budget_confirmed_at", "authority",
-                                      "authority_confirmed_at", "need", "need_confirmed_at",
-                                      "timeline_months", "timeline_confirmed_at")},
-        "activities": [{"event_id": a["event_id"], "occurred_at": a["occurred_at"],
-                        "type": a["type"]} for a in (_plain(r) for _, r in mine.iterrows())],
-        **extra}
+    return {**score_request_from_tables(world.tables, lead_id, pd.Timestamp(AS_OF)), **extra}
 
 
 def _open_deal(world: World) -> str:
