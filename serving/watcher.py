@@ -207,8 +207,8 @@ class ModelWatcher:
 
     def _fail(self, kind: str, name: str, version: str | None, message: str) -> None:
         logger.error("could not load %s v%s (%s): %s", name, version, kind, message)
-        self.last_error[kind] = LoadError(name, version, datetime.now(timezone.utc), message)
-        if self.on_load_failure is not None:
+        if self.on_load_failure is not None:  # count first: whoever sees the error sees the count
             self.on_load_failure(kind)
+        self.last_error[kind] = LoadError(name, version, datetime.now(timezone.utc), message)
         if self.scorer.active.model(kind) is None:
             self.scorer.use_rules(kind, LOAD_FAILED)

@@ -475,6 +475,8 @@ def test_swap_and_a_corrupt_champion_under_concurrent_load(server: Server,
     status = server.client.get("/model", headers=AUTH).json()
     assert status["models"]["sql"]["version"] == "2"
     assert "LightGBMError" in status["last_error"]["sql"]["error"]
+    _wait_for(lambda: "leadscore_model_load_failures_total{" in server.client.get("/metrics").text,
+              timeout=10, message="load-failure metric exported")
     metrics = server.client.get("/metrics").text
     assert _metric(metrics, "leadscore_model_load_failures_total", model="sql") == 1.0
 
