@@ -27,11 +27,14 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -n 2 -m "not slow"
 
+## Speed, memory and quality figures (printed; slow: tens of minutes).
 bench: venv
 	$(PY) benchmarks/bench_generate.py --leads 100000
 	$(PY) benchmarks/bench_store_load.py --leads 100000
 	$(PY) benchmarks/bench_features.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_serving.py --requests 2000
+	$(PY) benchmarks/bench_forecast_backtest.py
 
 clean:
 	rm -rf data/ mlruns/artifacts mlruns/*.db .pytest_cache
