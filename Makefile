@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q --prefer-binary -c constraints.txt -e '.[dev]'
 	touch $@
 
-## The main job on the embedded defaults: sample CRM -> SQLite (data/), summary.
+## The main job on the embedded defaults: sample CRM -> SQLite (data/), train + promote both
+## models (mlruns/), then serve them on 127.0.0.1:3000 (Ctrl-C stops).
 demo: venv
 	$(LEADSCORE) demo --leads $(LEADS)
 
