@@ -26,9 +26,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +49,7 @@ from features.pipeline import (  # noqa: E402
 )
 from leadscore.generate import GeneratorConfig, generate_crm  # noqa: E402
 from leadscore.store import CRMStore  # noqa: E402
+from serving.process import ServerProcess  # noqa: E402
 from serving.records import score_request_from_tables  # noqa: E402
 from training.bundle import signature_frame  # noqa: E402
 from training.train import TrainConfig, train_model  # noqa: E402
@@ -74,12 +73,6 @@ class Case:
         ms = np.array(self.latencies) * 1000
         return (f"{self.name:<46}{self.concurrency:>4}{len(ms):>7}{np.percentile(ms, 50):>9.2f}"
                 f"{np.percentile(ms, 99):>9.2f}{len(ms) / self.wall:>9.1f}{self.errors:>7}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_world(root: Path, n_leads: int) -> dict:
@@ -117,42 +110,6 @@ def mlflow_payloads(world: dict, lead_ids: list[str]) -> list[dict]:
     records = json.loads(frame.to_json(orient="split", index=False))
     return [{"dataframe_split": {"columns": records["columns"], "data": [row]}}
             for row in records["data"]]
-
-
-class Process:
-    """A server subprocess on 127.0.0.1, stopped by PID."""
-
-    def __init__(self, command: list[str], env: dict[str, str], ready_path: str, log: Path):
-        self.port = free_port()
-        self.log = log
-        self._log = open(log, "wb")
-        command = [part.replace("{port}", str(self.port)) for part in command]
-        self.process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **env},
-                                        stdout=self._log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._wait(ready_path)
-
-    def _wait(self, path: str, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + path, timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"server not ready: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._log.close()
 
 
 def load(url: str, path: str, bodies: list[dict], requests: int, concurrency: int,
@@ -231,6 +188,17 @@ def path_breakdown(world: dict, body: dict, loops: int = 100) -> list[str]:
     return [f"  {name:<44}{statistics.median(t) * 1000:>8.2f} ms" for name, t in steps.items()]
 
 
+def start(command: list[str], env: dict[str, str], ready_path: str, log: Path) -> ServerProcess:
+    """A server on a free loopback port with ``env`` over this process's, once ready."""
+    server = ServerProcess(command, {**os.environ, **env}, log, ready_path)
+    try:
+        server.wait_ready(timeout=180)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
 def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
                   root: Path) -> list[Case]:
     env = {"LEADSCORE_MLFLOW_TRACKING_URI": world["tracking_uri"],
@@ -240,7 +208,7 @@ def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
     command = [str(Path(sys.executable).parent / "bentoml"), "serve",
                "serving.service:LeadScoring", "--host", "127.0.0.1", "--port", "{port}"]
     cases = []
-    server = Process(command, env, "/readyz", root / "bentoml.log")
+    server = start(command, env, "/readyz", root / "bentoml.log")
     try:
         by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
         cases.append(load(server.url, "/score", bodies, args.requests, 1,
@@ -251,8 +219,8 @@ def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
                           "bentoml /score + reasons (lead_id, store)"))
     finally:
         server.stop()
-    server = Process(command, {**env, "LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"}, "/readyz",
-                     root / "bentoml-nobatch.log")
+    server = start(command, {**env, "LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"}, "/readyz",
+                   root / "bentoml-nobatch.log")
     try:
         cases.append(load(server.url, "/score", bodies, args.requests, 8,
                           "bentoml /score + reasons, micro-batching off"))
@@ -268,7 +236,7 @@ def mlflow_cases(world: dict, payloads: list[dict], args, root: Path) -> list[Ca
     venv_bin = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
     env = {"MLFLOW_TRACKING_URI": world["tracking_uri"], "PYTHONPATH": str(REPO),
            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
-    server = Process(command, env, "/ping", root / "mlflow.log")
+    server = start(command, env, "/ping", root / "mlflow.log")
     try:
         return [load(server.url, "/invocations", payloads, args.requests, c,
                      "mlflow models serve /invocations (no reasons)") for c in (1, 8)]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -35,6 +33,7 @@ from features.opportunity import opportunity_feature_registry
 from features.pipeline import FeatureConfig, lead_feature_registry
 from leadscore.generate import GeneratorConfig, generate_crm
 from leadscore.store import CRMStore
+from serving.process import ServerProcess
 from serving.records import score_request_from_tables
 from serving.watcher import record_training_refusal
 from training.bundle import use_tracking_uri
@@ -110,52 +109,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 # --- a server process ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """``bentoml serve`` in a subprocess; its output goes to ``log_path``."""
+class Server(ServerProcess):
+    """``bentoml serve`` of the service with only the given LEADSCORE_* settings, plus a client."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
-        self.port = _free_port()
-        self.log_path = log_path
         clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
         bentoml = str(Path(sys.executable).parent / "bentoml")
-        self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(
-            [bentoml, "serve", "serving.service:LeadScoring", "--host", "127.0.0.1",
-             "--port", str(self.port)], cwd=REPO, env={**clean, **env},
-            stdout=self._log, stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.log()[-3000:]}")
-            try:
-                if self.client.get("/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)
-        raise AssertionError(f"server not ready in {timeout}s:\n{self.log()[-3000:]}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        super().__init__([bentoml, "serve", "serving.service:LeadScoring", "--host",
+                          "127.0.0.1", "--port", "{port}"], {**clean, **env}, log_path)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
 
     def stop(self) -> None:
         self.client.close()
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._log.close()
+        super().stop()
 
 
 def _env(world: World, **extra: str) -> dict[str, str]:
