@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
+import pandas as pd
 import pytest
+
+from leadscore import schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -41,3 +46,29 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("LEADSCORE_") and name != POSTGRES_ENV:
             monkeypatch.delenv(name)
     monkeypatch.setenv("LEADSCORE_CONFIG", str(tmp_path / "absent-leadscore.yaml"))
+
+
+DEALS_START = pd.Timestamp("2025-01-01", tz="UTC")
+
+
+def _daily_deals(n: int, won_after: int, lost_after: int | None) -> dict[str, pd.DataFrame]:
+    created = DEALS_START + pd.to_timedelta(np.arange(n), unit="D")
+    won = np.ones(n, bool) if lost_after is None else np.arange(n) % 2 == 0
+    closed = created + pd.to_timedelta(np.where(won, won_after, lost_after or 0), unit="D")
+    ids = [f"D{i:03d}" for i in range(n)]
+    deals = pd.DataFrame({"opportunity_id": ids, "currency": "USD", "stage": "s",
+                          "amount": 100.0, "created_at": created, "closed_at": closed,
+                          "outcome": np.where(won, "won", "lost")})
+    history = pd.DataFrame({"opportunity_id": ids, "stage": "open", "entered_at": created,
+                            "amount": 100.0})
+    return {"opportunities": schema.split_valid("opportunities", deals)[0],
+            "opportunity_stage_history": schema.split_valid("opportunity_stage_history",
+                                                            history)[0]}
+
+
+@pytest.fixture
+def daily_deals() -> Callable[..., dict[str, pd.DataFrame]]:
+    """Factory of closed deals, one a day from 2025-01-01 at amount 100: even ones won
+    ``won_after`` days after creation, odd ones lost ``lost_after`` days after (all won when
+    ``lost_after`` is None)."""
+    return _daily_deals

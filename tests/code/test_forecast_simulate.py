@@ -147,34 +147,19 @@ def test_bad_simulation_arguments_are_named(kwargs: dict, message: str) -> None:
         three_deal_forecaster().forecast("month", **kwargs)
 
 
-def synthetic_tables(n: int = 240) -> dict[str, pd.DataFrame]:
-    """A deal a day; even ones are won 30 days after creation, odd ones lost after 10."""
-    created = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="D")
-    won = np.arange(n) % 2 == 0
-    closed = created + pd.to_timedelta(np.where(won, 30, 10), unit="D")
-    ids = [f"D{i:03d}" for i in range(n)]
-    deals = pd.DataFrame({"opportunity_id": ids, "currency": "USD", "stage": "s",
-                          "amount": 100.0, "created_at": created, "closed_at": closed,
-                          "outcome": np.where(won, "won", "lost")})
-    history = pd.DataFrame({"opportunity_id": ids, "stage": "open", "entered_at": created,
-                            "amount": 100.0})
-    return {"opportunities": schema.split_valid("opportunities", deals)[0],
-            "opportunity_stage_history": schema.split_valid("opportunity_stage_history",
-                                                            history)[0]}
-
-
 @pytest.mark.parametrize("win_probability,message", [
     (lambda snapshot: np.full(len(snapshot) + 1, 0.5), "returned .* values for .* open deals"),
     (lambda snapshot: np.full(len(snapshot), 1.5), "finite probabilities in \\[0, 1\\]"),
     ("magic", "must be 'stage_rates', 'time_to_close' or a callable"),
     (42, "win_probability must be callable"),
 ])
-def test_bad_win_probability_is_named(win_probability: object, message: str) -> None:
+def test_bad_win_probability_is_named(win_probability: object, message: str,
+                                      daily_deals) -> None:
     with pytest.raises(ValueError, match=message):
-        fit_forecaster(synthetic_tables(), "2025-06-01", win_probability)  # type: ignore[arg-type]
+        fit_forecaster(daily_deals(240, 30, 10), "2025-06-01", win_probability)  # type: ignore[arg-type]
 
 
-def test_cache_must_belong_to_the_tables() -> None:
-    tables = synthetic_tables()
+def test_cache_must_belong_to_the_tables(daily_deals) -> None:
+    tables = daily_deals(240, 30, 10)
     with pytest.raises(ValueError, match="cache was built for other tables"):
         fit_forecaster(dict(tables), "2025-06-01", cache=FitCache(tables))

@@ -8,26 +8,8 @@ import pytest
 
 from forecast.snapshot import pipeline_as_of
 from forecast.time_to_close import TimeToCloseModel, TimeToCloseWinProbability
-from leadscore import schema
 
 START = pd.Timestamp("2025-01-01", tz="UTC")
-
-
-def daily_deals(n: int, won_after: int, lost_after: int | None) -> dict[str, pd.DataFrame]:
-    """A deal a day from START; even ones won ``won_after`` days after creation, odd ones lost
-    ``lost_after`` days after (all won when ``lost_after`` is None)."""
-    created = START + pd.to_timedelta(np.arange(n), unit="D")
-    won = np.ones(n, bool) if lost_after is None else np.arange(n) % 2 == 0
-    closed = created + pd.to_timedelta(np.where(won, won_after, lost_after or 0), unit="D")
-    ids = [f"D{i:03d}" for i in range(n)]
-    deals = pd.DataFrame({"opportunity_id": ids, "currency": "USD", "stage": "s",
-                          "amount": 100.0, "created_at": created, "closed_at": closed,
-                          "outcome": np.where(won, "won", "lost")})
-    history = pd.DataFrame({"opportunity_id": ids, "stage": "open", "entered_at": created,
-                            "amount": 100.0})
-    return {"opportunities": schema.split_valid("opportunities", deals)[0],
-            "opportunity_stage_history": schema.split_valid("opportunity_stage_history",
-                                                            history)[0]}
 
 
 def youngest_open_deal(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> pd.DataFrame:
@@ -35,7 +17,7 @@ def youngest_open_deal(tables: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> 
     return snapshot.nsmallest(1, "age_days").reset_index(drop=True)
 
 
-def test_open_deals_are_censored_not_counted_as_never_closing() -> None:
+def test_open_deals_are_censored_not_counted_as_never_closing(daily_deals) -> None:
     tables = daily_deals(200, won_after=30, lost_after=None)
     as_of = START + pd.Timedelta(days=200)
     opportunities = tables["opportunities"]
@@ -51,7 +33,7 @@ def test_open_deals_are_censored_not_counted_as_never_closing() -> None:
     assert incidence.close_probability_given_won(40)[0] > 0.95
 
 
-def test_won_and_lost_are_competing_risks() -> None:
+def test_won_and_lost_are_competing_risks(daily_deals) -> None:
     tables = daily_deals(240, won_after=30, lost_after=10)
     as_of = START + pd.Timedelta(days=240)
     model = TimeToCloseModel().fit(tables, as_of)
@@ -67,7 +49,7 @@ def test_won_and_lost_are_competing_risks() -> None:
     assert shares[0].argmax() == 29  # a 1-day-old deal is won on day 29 after as_of, at age 30
 
 
-def test_too_few_closes_is_named() -> None:
+def test_too_few_closes_is_named(daily_deals) -> None:
     tables = daily_deals(60, won_after=30, lost_after=10)
     # weekly landmarks back from as_of stop at the first close (Jan 11): Jan 12 is the first;
     # won closes between then and as_of are those on days 30-58, 15 deals
@@ -76,19 +58,19 @@ def test_too_few_closes_is_named() -> None:
         TimeToCloseModel().fit(tables, START + pd.Timedelta(days=60))
 
 
-def test_no_history_before_as_of_is_named() -> None:
+def test_no_history_before_as_of_is_named(daily_deals) -> None:
     tables = daily_deals(60, won_after=30, lost_after=10)
     with pytest.raises(ValueError, match="no history before as_of 2025-01-05"):
         TimeToCloseModel().fit(tables, START + pd.Timedelta(days=4))
 
 
-def test_predict_before_fit_is_an_error() -> None:
+def test_predict_before_fit_is_an_error(daily_deals) -> None:
     tables = daily_deals(10, won_after=30, lost_after=10)
     with pytest.raises(RuntimeError, match="TimeToCloseModel is not fitted"):
         TimeToCloseModel().predict_incidence(pipeline_as_of(tables, START + pd.Timedelta(5)), 5)
 
 
-def test_fit_is_reproducible() -> None:
+def test_fit_is_reproducible(daily_deals) -> None:
     tables = daily_deals(240, won_after=30, lost_after=10)
     as_of = START + pd.Timedelta(days=240)
     snapshot = pipeline_as_of(tables, as_of)
