@@ -4,17 +4,19 @@ One run, all on 127.0.0.1:
 
 1. a generated CRM (5,000 leads) in a temporary SQLite store and a lead (SQL) model trained
    with ``train_model`` into a temporary MLflow store, registered as ``champion``;
-2. ``bentoml serve serving.service:LeadScoring``: ``POST /score`` with reasons (lead sent
-   inline: contact data, company, BANT, activities), at concurrency 1 and 8; also at
-   concurrency 8 with micro-batching off, and by ``lead_id`` (store look-up) at concurrency 8;
+2. ``bentoml serve serving.service:LeadScoring``: ``GET /livez`` at concurrency 8 (what the
+   framework alone costs per request), ``POST /score`` with reasons (lead sent inline: contact
+   data, company, BANT, activities) at concurrency 1 and 8, and by ``lead_id`` (store look-up)
+   at 8; then at 8 with micro-batching off, and with two worker processes;
 3. the same registered model behind ``mlflow models serve --env-manager local`` (the peer: it
    takes a ready feature vector and returns probability/score/grade, no reasons), at
    concurrency 1 and 8;
 4. in-process limits for one lead: ``booster.predict`` + ``pred_contrib`` on a numpy row, and
-   the breakdown of the service's own path (request -> tables -> features -> model -> reasons).
+   the breakdown of the service's own path (request -> records -> features -> model -> answer).
 
-Latency is measured per request in the client (httpx, keep-alive, one client per thread);
-req/s is requests / wall time. The machine is shared: run it on an idle machine for
+Load comes from a separate client process (``benchmarks/loadgen.py``: asyncio + aiohttp,
+keep-alive, closed loop); latency is per request, req/s is requests / wall time. Client and
+server share the machine's two cores. The machine is shared: run it on an idle machine for
 publishable numbers.
 
     .venv/bin/python benchmarks/bench_serving.py --requests 2000
@@ -29,17 +31,18 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-import httpx
 import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from features.examples import build_sql_examples  # noqa: E402
 from features.pipeline import (  # noqa: E402
@@ -49,6 +52,7 @@ from features.pipeline import (  # noqa: E402
 )
 from leadscore.generate import GeneratorConfig, generate_crm  # noqa: E402
 from leadscore.store import CRMStore  # noqa: E402
+from loadgen import LoadResult, measure  # noqa: E402
 from serving.process import ServerProcess  # noqa: E402
 from serving.records import score_request_from_tables  # noqa: E402
 from training.bundle import signature_frame  # noqa: E402
@@ -61,18 +65,16 @@ AS_OF_END = pd.Timestamp("2026-10-31T23:59:59Z")
 
 @dataclass
 class Case:
-    """Latencies (seconds) of one measured case."""
+    """One measured case."""
 
     name: str
     concurrency: int
-    latencies: list[float]
-    wall: float
-    errors: int
+    result: LoadResult
 
     def row(self) -> str:
-        ms = np.array(self.latencies) * 1000
-        return (f"{self.name:<46}{self.concurrency:>4}{len(ms):>7}{np.percentile(ms, 50):>9.2f}"
-                f"{np.percentile(ms, 99):>9.2f}{len(ms) / self.wall:>9.1f}{self.errors:>7}")
+        r = self.result
+        return (f"{self.name:<52}{self.concurrency:>4}{len(r.latencies):>7}"
+                f"{r.percentile(50):>9.2f}{r.percentile(99):>9.2f}{r.rate:>9.1f}{r.errors:>7}")
 
 
 def build_world(root: Path, n_leads: int) -> dict:
@@ -112,38 +114,13 @@ def mlflow_payloads(world: dict, lead_ids: list[str]) -> list[dict]:
             for row in records["data"]]
 
 
-def load(url: str, path: str, bodies: list[dict], requests: int, concurrency: int,
-         name: str, warmup: int = 50) -> Case:
-    """``requests`` POSTs spread over ``concurrency`` threads (bodies cycled)."""
-    with httpx.Client(base_url=url, timeout=60) as client:
-        for i in range(warmup):
-            client.post(path, json=bodies[i % len(bodies)])
-    per_thread = [requests // concurrency + (i < requests % concurrency)
-                  for i in range(concurrency)]
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    errors = [0] * concurrency
-    start_gate = threading.Barrier(concurrency + 1)
-
-    def run(worker: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            client.post(path, json=bodies[worker % len(bodies)])
-            start_gate.wait()
-            for i in range(per_thread[worker]):
-                body = bodies[(worker * 7919 + i) % len(bodies)]
-                began = time.perf_counter()
-                response = client.post(path, json=body)
-                latencies[worker].append(time.perf_counter() - began)
-                errors[worker] += response.status_code != 200
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    start_gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    return Case(name, concurrency, [x for part in latencies for x in part], wall, sum(errors))
+def load(url: str, path: str, bodies: list[dict] | None, requests: int, concurrency: int,
+         name: str) -> Case:
+    """``requests`` calls at ``concurrency`` from a separate client process (``loadgen``)."""
+    result = measure(url, path, bodies, requests, concurrency)
+    if result.errors:
+        print(f"  {name}: {result.errors} errors, first: {result.first_error}")
+    return Case(name, concurrency, result)
 
 
 def in_process_limit(bundle, features: pd.DataFrame, loops: int = 2000) -> list[str]:
@@ -156,18 +133,22 @@ def in_process_limit(bundle, features: pd.DataFrame, loops: int = 2000) -> list[
         bundle.booster.predict(row, pred_contrib=True, num_threads=1)
         times.append(time.perf_counter() - began)
     ms = np.array(times) * 1000
-    return [f"{'in-process booster.predict + pred_contrib':<46}{1:>4}{loops:>7}"
+    return [f"{'in-process booster.predict + pred_contrib':<52}{1:>4}{loops:>7}"
             f"{np.percentile(ms, 50):>9.3f}{np.percentile(ms, 99):>9.3f}"
             f"{loops / ms.sum() * 1000:>9.0f}{0:>7}"]
 
 
-def path_breakdown(world: dict, body: dict, loops: int = 100) -> list[str]:
+def path_breakdown(world: dict, body: dict, loops: int = 500) -> list[str]:
     """Median time of each step of the service's /score path for one lead, in-process."""
-    from serving.records import assemble_lead_tables, build_lead_records
+    from serving.records import build_lead_records
     from serving.schemas import ScoreRequest
-    from serving.scorer import build_request_features
+    from serving.scorer import LeadJob, LeadScorer, online_request_features, prepare_model
+    from training.rules import load_rules
 
     bundle, config = world["bundle"], world["config"]
+    scorer = LeadScorer(load_rules())
+    scorer.swap(prepare_model("sql", MODEL, "1", bundle))
+    config = scorer.active.sql.feature_config
     steps: dict[str, list[float]] = {}
 
     def timed(name, function):
@@ -180,23 +161,26 @@ def path_breakdown(world: dict, body: dict, loops: int = 100) -> list[str]:
         request = timed("validate request (pydantic)", lambda: ScoreRequest.model_validate(body))
         records = timed("request -> canonical records",
                         lambda: build_lead_records(request, 0, AS_OF, None))
-        timed("records -> canonical tables", lambda: assemble_lead_tables([records]))
-        frame = timed("tables -> features (build_lead_features)",
-                      lambda: build_request_features([records], [AS_OF], config))
-        timed("probability (calibrated)", lambda: bundle.predict_proba(frame))
-        timed("reasons (pred_contrib + phrases)", lambda: bundle.explain(frame, 3, "en"))
-    return [f"  {name:<44}{statistics.median(t) * 1000:>8.2f} ms" for name, t in steps.items()]
+        row = timed("records -> features (features.online)",
+                    lambda: online_request_features(records, AS_OF, config))
+        matrix = timed("features -> model matrix", lambda: bundle.matrix_from_rows([row]))
+        timed("booster.predict + pred_contrib + calibration",
+              lambda: bundle.predict_matrix(matrix))
+        timed("whole LeadScorer.score_leads (answer with reasons)",
+              lambda: scorer.score_leads([LeadJob(request)]))
+    return [f"  {name:<52}{statistics.median(t) * 1000:>8.3f} ms" for name, t in steps.items()]
 
 
-def start(command: list[str], env: dict[str, str], ready_path: str, log: Path) -> ServerProcess:
+@contextmanager
+def running(command: list[str], env: dict[str, str], ready_path: str,
+            log: Path) -> Iterator[ServerProcess]:
     """A server on a free loopback port with ``env`` over this process's, once ready."""
     server = ServerProcess(command, {**os.environ, **env}, log, ready_path)
     try:
         server.wait_ready(timeout=180)
-    except RuntimeError:
+        yield server
+    finally:
         server.stop()
-        raise
-    return server
 
 
 def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
@@ -207,25 +191,23 @@ def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
            "LEADSCORE_SERVING_LOAD_WIN_MODEL": "false"}
     command = [str(Path(sys.executable).parent / "bentoml"), "serve",
                "serving.service:LeadScoring", "--host", "127.0.0.1", "--port", "{port}"]
+    by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
+    inline = "bentoml /score + reasons (inline lead)"
+    runs = [  # (server variant, [(path, bodies, concurrency, case name)])
+        ({}, [("/livez", None, 8, "bentoml GET /livez (the framework's floor)"),
+              ("/score", bodies, 1, inline), ("/score", bodies, 8, inline),
+              ("/score", by_id, 8, "bentoml /score + reasons (lead_id, store)")]),
+        ({"LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"},
+         [("/score", bodies, 8, "bentoml /score + reasons, micro-batching off")]),
+        ({"LEADSCORE_SERVING_WORKERS": "2"},
+         [("/score", bodies, 8, "bentoml /score + reasons, 2 workers")]),
+    ]
     cases = []
-    server = start(command, env, "/readyz", root / "bentoml.log")
-    try:
-        by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
-        cases.append(load(server.url, "/score", bodies, args.requests, 1,
-                          "bentoml /score + reasons (inline lead)"))
-        cases.append(load(server.url, "/score", bodies, args.requests, 8,
-                          "bentoml /score + reasons (inline lead)"))
-        cases.append(load(server.url, "/score", by_id, args.requests, 8,
-                          "bentoml /score + reasons (lead_id, store)"))
-    finally:
-        server.stop()
-    server = start(command, {**env, "LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"}, "/readyz",
-                   root / "bentoml-nobatch.log")
-    try:
-        cases.append(load(server.url, "/score", bodies, args.requests, 8,
-                          "bentoml /score + reasons, micro-batching off"))
-    finally:
-        server.stop()
+    for number, (variant, measured) in enumerate(runs):
+        with running(command, {**env, **variant}, "/readyz",
+                     root / f"bentoml-{number}.log") as server:
+            cases += [load(server.url, path, payloads, args.requests, concurrency, name)
+                      for path, payloads, concurrency, name in measured]
     return cases
 
 
@@ -236,12 +218,9 @@ def mlflow_cases(world: dict, payloads: list[dict], args, root: Path) -> list[Ca
     venv_bin = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` from PATH
     env = {"MLFLOW_TRACKING_URI": world["tracking_uri"], "PYTHONPATH": str(REPO),
            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
-    server = start(command, env, "/ping", root / "mlflow.log")
-    try:
+    with running(command, env, "/ping", root / "mlflow.log") as server:
         return [load(server.url, "/invocations", payloads, args.requests, c,
                      "mlflow models serve /invocations (no reasons)") for c in (1, 8)]
-    finally:
-        server.stop()
 
 
 def main() -> None:
@@ -263,7 +242,7 @@ def main() -> None:
         pairs = pd.DataFrame({"lead_id": pd.array(ids[:1], dtype="str"),
                               "as_of": pd.Series([AS_OF]).dt.as_unit("us")})
         features = build_lead_features(world["tables"], pairs, world["config"])
-        print(f"\n{'case':<46}{'conc':>4}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
+        print(f"\n{'case':<52}{'conc':>4}{'n':>7}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
               f"{'errors':>7}")
         for case in cases:
             print(case.row())

@@ -2,12 +2,13 @@
 
 The public API used by training, serving and the CLI::
 
-    from features import FeatureConfig, build_lead_features, build_single_lead_features
+    from features import FeatureConfig, build_lead_features, build_online_lead_features
 """
 
 from features.bant import build_bant_features, build_status_features
 from features.behavioral import build_behavioral_features
 from features.examples import build_sql_examples, build_win_examples
+from features.online import build_online_lead_features
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from features.pipeline import (
     FeatureConfig,
@@ -25,6 +26,7 @@ __all__ = [
     "build_bant_features",
     "build_behavioral_features",
     "build_lead_features",
+    "build_online_lead_features",
     "build_opportunity_features",
     "build_single_lead_features",
     "build_sql_examples",

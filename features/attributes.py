@@ -97,64 +97,74 @@ def attribute_feature_defs(specs: Mapping[str, str]) -> list[FeatureDef]:
     return defs
 
 
+def parse_attribute_object(text: object, where: str = "leads.attributes") -> dict:
+    """One ``leads.attributes`` value as a dict (missing or blank -> empty).
+
+    Raises:
+        ValueError: the text is not a JSON object (``where`` names the row in the message).
+    """
+    if isinstance(text, Mapping):
+        return dict(text)
+    if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)) or not str(
+            text).strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} is not a JSON object: {str(text)[:80]!r}")
+    return value
+
+
 def _parse_objects(texts: pd.Series) -> list[dict]:
-    """One dict per value (missing or blank -> empty); a non-object JSON is an error."""
-    objects = []
-    for position, text in enumerate(texts.tolist()):
-        if isinstance(text, Mapping):
-            objects.append(dict(text))
-            continue
-        if text is None or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
-            objects.append({})
-            continue
+    return [parse_attribute_object(text, f"leads.attributes of row {position}")
+            for position, text in enumerate(texts.tolist())]
+
+
+def _as_float(value: object) -> float:
+    if isinstance(value, (bool, int, float)):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            value = json.loads(text)
-        except (TypeError, ValueError):
-            value = None
-        if not isinstance(value, dict):
-            raise ValueError(f"leads.attributes of row {position} is not a JSON object: "
-                             f"{str(text)[:80]!r}")
-        objects.append(value)
-    return objects
+            number = float(value)
+        except ValueError:
+            return np.nan
+    else:
+        return np.nan
+    return number if np.isfinite(number) else np.nan
 
 
-def _to_float(values: list[object]) -> np.ndarray:
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        if isinstance(value, bool):
-            out[i] = float(value)
-        elif isinstance(value, (int, float)):
-            out[i] = float(value)
-        elif isinstance(value, str):
-            try:
-                out[i] = float(value)
-            except ValueError:
-                pass
-    out[~np.isfinite(out)] = np.nan
-    return out
+def _as_bool(value: object) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return float(value)
+    if isinstance(value, str):
+        return _TRUTH.get(value.strip().lower(), np.nan)
+    return np.nan
 
 
-def _to_bool(values: list[object]) -> np.ndarray:
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        if isinstance(value, bool):
-            out[i] = float(value)
-        elif isinstance(value, (int, float)) and value in (0, 1):
-            out[i] = float(value)
-        elif isinstance(value, str):
-            out[i] = _TRUTH.get(value.strip().lower(), np.nan)
-    return out
+def _as_category(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return ("true" if value else "false") if isinstance(value, bool) else str(value).strip()
 
 
-def _to_category(values: list[object]) -> pd.Categorical:
-    texts = [None if v is None or (isinstance(v, str) and not v.strip())
-             else (("true" if v else "false") if isinstance(v, bool) else str(v).strip())
-             for v in values]
-    categories = sorted({t for t in texts if t is not None})
-    return pd.Categorical(texts, categories=categories)
+_SCALAR = {"float": _as_float, "bool": _as_bool, "category": _as_category}
 
 
-_CONVERTERS = {"float": _to_float, "bool": _to_bool, "category": _to_category}
+def convert_attribute(dtype: str, value: object) -> float | str | None:
+    """One attribute value as its feature value: float (NaN missing) for float and bool
+    (1/0), text (None missing) for category."""
+    return _SCALAR[dtype](value)
+
+
+def _convert_column(dtype: str, values: list[object]) -> object:
+    converted = [_SCALAR[dtype](value) for value in values]
+    if dtype != "category":
+        return np.asarray(converted, dtype=np.float64)
+    return pd.Categorical(converted, categories=sorted({t for t in converted if t is not None}))
 
 
 def build_attribute_features(leads: pd.DataFrame, pairs: pd.DataFrame,
@@ -179,6 +189,6 @@ def build_attribute_features(leads: pd.DataFrame, pairs: pd.DataFrame,
     out: dict[str, object] = {}
     for key, spec in specs.items():
         dtype, _ = parse_attribute_spec(key, spec)
-        values = _CONVERTERS[dtype]([obj.get(key) for obj in objects])
+        values = _convert_column(dtype, [obj.get(key) for obj in objects])
         out[attribute_feature_name(key)] = values[inverse]
     return out

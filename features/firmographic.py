@@ -18,6 +18,7 @@ a missing region is derived from the country (JP, APAC, NA, EMEA, LATAM).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Callable
 
@@ -261,11 +262,12 @@ def build_account_features(accounts: pd.DataFrame) -> pd.DataFrame:
         "country": _categorical(country),
         "region": _categorical(np.where(region == UNKNOWN, derived, region)),
         "founded_year": pd.to_numeric(padded["founded_year"]).astype("float64"),
-        "domain": _map_distinct(padded["domain"], _normalize_domain),
+        "domain": _map_distinct(padded["domain"], normalize_domain),
     })
 
 
-def _normalize_domain(value: object) -> str:
+def normalize_domain(value: object) -> str:
+    """Lower-case host of a domain, URL or e-mail address ('' when blank)."""
     text = _clean_text(value).rstrip(".")
     text = text.split("@")[-1].removeprefix("http://").removeprefix("https://")
     return text.split("/")[0].removeprefix("www.")
@@ -277,11 +279,22 @@ def is_free_mail_domain(domain: str) -> bool:
     return any(".".join(parts[i:]) in FREE_MAIL_DOMAINS for i in range(len(parts) - 1))
 
 
+_EMAIL_DOMAIN = r"[@＠]([^@＠]+)$"
+
+
+def email_domain(email: object) -> str:
+    """Normalised domain of one e-mail address ('' when missing or without '@')."""
+    if email is None or email is pd.NA or (isinstance(email, float) and email != email):
+        return ""
+    found = re.search(_EMAIL_DOMAIN, str(email))
+    return normalize_domain(found.group(1)) if found else ""
+
+
 def _email_domains(emails: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct normalised domains) of the text after the last '@'; code -1 = none."""
-    raw = emails.astype("str").str.extract(r"[@＠]([^@＠]+)$", expand=False)
+    raw = emails.astype("str").str.extract(_EMAIL_DOMAIN, expand=False)
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    domains = np.asarray([_normalize_domain(u) for u in uniques] + [""], dtype=object)
+    domains = np.asarray([normalize_domain(u) for u in uniques] + [""], dtype=object)
     return codes, domains
 
 
@@ -292,12 +305,13 @@ def _domain_matches(domain_codes: np.ndarray, domains: np.ndarray, positions: np
     keys = np.where(domain_codes < 0, len(domains) - 1, domain_codes) * width + np.where(
         positions < 0, width - 1, positions)
     codes, uniques = pd.factorize(keys)
-    verdicts = np.asarray([_same_company(domains[k // width], account_domains[k % width])
+    verdicts = np.asarray([same_company(domains[k // width], account_domains[k % width])
                            for k in uniques], dtype=bool)
     return verdicts[codes]
 
 
-def _same_company(domain: str, account_domain: str) -> bool:
+def same_company(domain: str, account_domain: str) -> bool:
+    """The e-mail domain is the company's domain or a subdomain of it."""
     if not domain or not account_domain:
         return False
     return domain == account_domain or domain.endswith("." + account_domain)
@@ -344,7 +358,7 @@ def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
     out.insert(0, "lead_id", leads["lead_id"])
     age = cutoff.dt.year.to_numpy(dtype="float64") - company["founded_year"].to_numpy()
     out["company_age_years"] = np.where(age >= 0, age, np.nan)
-    out["source"] = _categorical(_map_distinct(leads["source"], _clean_or_unknown))
+    out["source"] = _categorical(_map_distinct(leads["source"], clean_or_unknown))
     out["free_mail"] = free_mail[domain_codes]
     out["email_matches_account_domain"] = _domain_matches(
         domain_codes, domains, positions, company_table["domain"].to_numpy())
@@ -353,7 +367,8 @@ def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
     return pd.concat([out, titles], axis=1).loc[:, list(FIRMOGRAPHIC_COLUMNS)]
 
 
-def _clean_or_unknown(value: object) -> str:
+def clean_or_unknown(value: object) -> str:
+    """Cleaned label text; blanks and placeholders -> 'unknown'."""
     text = _clean_text(value)
     return UNKNOWN if text in _UNKNOWN_LABELS else text
 

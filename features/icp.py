@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,11 @@ ICP_FEATURES: tuple[FeatureDef, ...] = (
     FeatureDef("icp_fit", "bool", "fixed", "icp", "fits the ICP: {value}", "ICP適合: {value}",
                "Score at or above fit_threshold and every required criterion met."),
 )
+
+
+@lru_cache(maxsize=1024)
+def _allowed_labels(field: str, values: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_normalize_value(field, v) for v in values)
 
 
 def _normalize_value(field: str, value: object) -> str:
@@ -117,9 +123,9 @@ class IcpCriterion(BaseModel):
         """``name`` if given, else "<field> <rule>"."""
         return self.name or f"{self.field} {self.rule}"
 
-    def allowed(self) -> set[str]:
+    def allowed(self) -> frozenset[str]:
         """``values`` normalised like the column they are compared with."""
-        return {_normalize_value(self.field, v) for v in self.values or ()}
+        return _allowed_labels(self.field, tuple(self.values or ()))
 
     def _check_values(self) -> None:
         if self.field not in _CATEGORY_FIELDS:
@@ -305,6 +311,51 @@ def score_icp(firmographics: pd.DataFrame, icp: IcpConfig) -> pd.DataFrame:
         "icp_tier": pd.Categorical(_tiers(score, icp.tiers), dtype=TIER_DTYPE),
         "icp_fit": (score >= icp.fit_threshold - _EPSILON) & required_met,
     }, index=firmographics.index)
+
+
+def score_icp_values(values: Mapping[str, Any], icp: IcpConfig) -> dict[str, Any]:
+    """``score_icp`` for one lead: ``values`` maps firmographic feature names to plain values
+    (None or NaN = missing). Returns ``icp_score``, ``icp_tier`` (text) and ``icp_fit`` (1/0).
+    """
+    total = sum(c.weight for c in icp.criteria)
+    score, required_met = 0.0, True
+    for criterion in icp.criteria:
+        credit = _value_credit(values, criterion)
+        score += criterion.weight * credit
+        required_met &= not criterion.required or credit >= 1
+    score = min(max(100.0 * score / total, 0.0), 100.0)
+    tier = next((t for t in ("A", "B", "C") if score >= getattr(icp.tiers, t) - _EPSILON), "D")
+    return {"icp_score": score, "icp_tier": tier,
+            "icp_fit": float(score >= icp.fit_threshold - _EPSILON and required_met)}
+
+
+def _value_credit(values: Mapping[str, Any], criterion: IcpCriterion) -> float:
+    """One criterion's credit for one lead, as ``_criterion_credit`` gives it per row."""
+    if criterion.rule == "min_rank" and "title_seniority_rank" in values:
+        rank = _plain_number(values["title_seniority_rank"])
+        known, hit = rank > 0, rank >= SENIORITY_RANK[criterion.level]
+    elif criterion.rule == "min_rank":
+        rank = SENIORITY_RANK.get(str(values[criterion.field]), 0)
+        known, hit = rank > 0, rank >= SENIORITY_RANK[criterion.level]
+    elif criterion.rule == "range":
+        number = _plain_number(values[criterion.field], missing=math.nan)
+        low = -math.inf if criterion.min is None else criterion.min
+        high = math.inf if criterion.max is None else criterion.max
+        known, hit = not math.isnan(number), low <= number <= high
+    else:
+        value = values[criterion.field]
+        label = UNKNOWN if _is_missing(value) else _normalize_value(criterion.field, value)
+        inside = label in criterion.allowed()
+        known, hit = label != UNKNOWN, inside if criterion.rule == "in" else not inside
+    return float(hit) if known else criterion.missing_credit
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain_number(value: object, missing: float = 0.0) -> float:
+    return missing if _is_missing(value) else float(value)
 
 
 def _tiers(score: np.ndarray, tiers: IcpTiers) -> np.ndarray:

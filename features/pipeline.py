@@ -5,8 +5,9 @@
 status (``features.bant``), firmographics and job title (``features.firmographic``), ICP fit
 (``features.icp``) and the declared keys of ``leads.attributes`` (``features.attributes``).
 ``build_single_lead_features`` wraps one lead, its account and its
-activities into one-row tables and calls ``build_lead_features`` — the serving path *is* the
-batch path, so the vectors are identical by construction (and a parity test checks it).
+activities into one-row tables and calls ``build_lead_features`` (the reference for one lead).
+The scoring service uses ``features.online`` instead: the same features computed from plain
+records without pandas (~0.2 ms instead of ~20 ms), held equal to this pipeline by parity tests.
 
 Point in time: a feature at ``as_of`` uses only records with timestamps strictly before
 ``as_of``; a pair whose lead was created at or after its ``as_of`` is an error (see

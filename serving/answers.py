@@ -8,6 +8,8 @@ item, so they add up to the rule score exactly.
 from __future__ import annotations
 
 import math
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -103,13 +105,14 @@ def win_rule_reasons(stage: object, probability: float, registry: FeatureRegistr
     return ReasonsOut(positive=[reason], negative=[], scale=WIN_RULE_SCALE, note=WIN_RULE_NOTE)
 
 
-def unknown_category_warnings(frame: pd.DataFrame, levels: dict[str, frozenset[str]]
-                              ) -> list[list[str]]:
-    """Per row: a warning for each category value the model never saw in training."""
-    warnings: list[list[str]] = [[] for _ in range(len(frame))]
+def unknown_category_warnings(rows: Sequence[Mapping[str, object]],
+                              levels: dict[str, frozenset[str]]) -> list[list[str]]:
+    """Per row (a mapping of feature values): a warning for each category value the model
+    never saw in training."""
+    warnings: list[list[str]] = [[] for _ in rows]
     for name, known in levels.items():
-        values = frame[name].astype("object")
-        for position, value in enumerate(values):
+        for position, row in enumerate(rows):
+            value = row[name]
             if not _missing(value) and str(value) not in known:
                 warnings[position].append(f"{name} '{value}' was not seen in training: the "
                                           "model treats it as unknown")

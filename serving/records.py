@@ -1,9 +1,10 @@
 """Turn one scoring request into canonical CRM records, and say what had to be assumed.
 
-A request becomes the same one-lead tables that ``features.pipeline.build_single_lead_features``
-builds (a lead row, its account row, its activities), so the service computes features with the
-training code path. Several requests are scored together: every id of request ``slot`` is
-prefixed with ``"<slot>|"`` so the requests of one batch can never see each other's data.
+A request becomes canonical records (a lead, its account, its activities, and what the store
+holds about its company), from which ``features.online`` computes the features the batch
+pipeline would compute for the same tables. Several requests are scored together: every id of
+request ``slot`` is prefixed with ``"<slot>|"`` so the requests of one batch can never see each
+other's data.
 
 Values the request leaves out are handled the way the feature pipeline handles missing data
 (unknown), except where a value is required by the canonical schema; those are imputed and
@@ -198,7 +199,7 @@ def _inline_activities(request: ScoreRequest, as_of: pd.Timestamp,
         if kind not in ACTIVITY_TYPES:
             unknown[activity.type] += 1
             continue
-        occurred = _stamp(activity.occurred_at)
+        occurred = activity.occurred_at  # validated: timezone-aware, in UTC
         late += occurred >= as_of
         records.append({
             "event_id": activity.event_id or f"inline-{position}", "lead_id": None,
@@ -402,17 +403,6 @@ def canonical_frame(table: str, records: list[dict[str, Any]],
     if not parts:
         return empty_frame(table)
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-
-
-def assemble_lead_tables(records: list[LeadRecords]) -> dict[str, pd.DataFrame]:
-    """The leads, accounts and activities tables of a batch of requests (ids slotted)."""
-    return {
-        "leads": canonical_frame("leads", [r.lead for r in records],
-                                 [r.account_leads for r in records]),
-        "accounts": canonical_frame("accounts", [r.account for r in records if r.account]),
-        "activities": canonical_frame("activities", [a for r in records for a in r.activities],
-                                      [r.stored_activities for r in records]),
-    }
 
 
 def assemble_deal_tables(records: DealRecords) -> dict[str, pd.DataFrame]:

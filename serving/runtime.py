@@ -1,9 +1,11 @@
-"""Wiring of the service (scorer, batcher, watcher, store) and its request handlers.
+"""Wiring of the service (scorer, batchers, watcher, store) and its request handlers.
 
 Everything the BentoML class does is here, as plain functions that return ``(status, body)``,
 so the HTTP behaviour is testable in-process without a server:
 
-* ``build_runtime`` reads ``Settings`` and ``ServingSettings`` and assembles the parts;
+* ``build_runtime`` reads ``Settings`` and ``ServingSettings`` and assembles the parts: the
+  scoring micro-batcher, and a second one that reads the store for requests that leave data
+  to it (grouped into one query per table), so store reads never hold up scoring;
 * ``handle_*`` answer one route each: 200 with the answer, 413 over a size limit, 422 for a
   request that cannot be scored as sent (naming the field), 503 when the store is missing or
   failing; never a 5xx because of what the client sent.
@@ -60,19 +62,26 @@ class ServingRuntime:
     scorer: LeadScorer
     watcher: ModelWatcher
     batcher: MicroBatcher
+    fetcher: MicroBatcher
     store: CRMStore | None
 
     def start(self) -> "ServingRuntime":
         """Start batching and registry polling (the scorer turns ready after the first check)."""
         freeze_heap(collect=True)
         sys.setswitchinterval(self.serving.switch_interval_ms / 1000)
-        self.batcher.start()
+        self.start_batchers()
         self.watcher.start()
         return self
+
+    def start_batchers(self) -> None:
+        """Start the scoring and store-fetching threads (idempotent)."""
+        self.batcher.start()
+        self.fetcher.start()
 
     def stop(self) -> None:
         """Stop polling, then finish queued requests."""
         self.watcher.stop()
+        self.fetcher.close()
         self.batcher.close()
 
 
@@ -113,7 +122,9 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
                            on_load_failure=on_load_failure, on_swap=freeze_heap)
     batcher = MicroBatcher(scorer.score_leads, serving.micro_batch_size,
                            serving.micro_batch_wait_ms, name="lead-batcher", on_batch=on_batch)
-    return ServingRuntime(settings, serving, scorer, watcher, batcher, store)
+    fetcher = MicroBatcher(scorer.fetch_contexts, serving.micro_batch_size, 0.0,
+                           name="store-fetcher")
+    return ServingRuntime(settings, serving, scorer, watcher, batcher, fetcher, store)
 
 
 def resolve_language(requested: str | None, accept_language: str | None) -> str:
@@ -150,6 +161,8 @@ async def handle_score(runtime: ServingRuntime, request: ScoreRequest,
     """``POST /score``: one lead through the micro-batcher."""
     job = LeadJob(request, resolve_language(request.language, accept_language))
     try:
+        if runtime.scorer.needs_store(job):  # store reads: own thread, grouped like scoring
+            job = await asyncio.wrap_future(runtime.fetcher.submit(job))
         result = await asyncio.wrap_future(runtime.batcher.submit(job))
     except Exception:
         logger.exception("scoring failed")
@@ -168,6 +181,9 @@ async def handle_score_batch(runtime: ServingRuntime, request: ScoreBatchRequest
                                  f"{len(request.leads)}")
     jobs = [LeadJob(r, resolve_language(r.language, accept_language)) for r in request.leads]
     try:
+        if any(runtime.scorer.needs_store(job) for job in jobs):
+            jobs = await asyncio.gather(*(asyncio.wrap_future(runtime.fetcher.submit(job))
+                                          for job in jobs))
         futures = [asyncio.wrap_future(runtime.batcher.submit(job)) for job in jobs]
         results = await asyncio.gather(*futures)
     except Exception:

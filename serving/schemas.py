@@ -13,6 +13,7 @@ Closed vocabularies that the store enforces (activity ``type`` on ``/events``) a
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -39,17 +40,20 @@ Action = Literal["call_now", "nurture", "recycle", "disqualify"]
 FallbackReason = Literal["no_champion", "insufficient_data", "load_failed", "predict_failed"]
 
 
+_EARLIEST_SECONDS = EARLIEST.timestamp()
+
+
 def _check_timestamp(value: datetime, max_future: timedelta) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise PydanticCustomError(
             "timestamp_timezone",
             "timestamp needs a time zone, e.g. 2026-05-01T09:00:00+09:00 or ...Z")
-    latest = datetime.now(timezone.utc) + max_future
-    if not EARLIEST <= value <= latest:
+    if not _EARLIEST_SECONDS <= value.timestamp() <= time.time() + max_future.total_seconds():
+        latest = datetime.now(timezone.utc) + max_future
         raise PydanticCustomError(
             "timestamp_range", "timestamp must be between {earliest} and {latest}",
             {"earliest": EARLIEST.date().isoformat(), "latest": latest.date().isoformat()})
-    return value.astimezone(timezone.utc)
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 Timestamp = Annotated[datetime, AfterValidator(lambda v: _check_timestamp(v, MAX_FUTURE))]

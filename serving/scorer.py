@@ -9,9 +9,10 @@ Scoring a batch of leads:
 
 1. look up what the requests leave to the store (one query per table for the batch);
 2. turn each request into canonical records with slotted ids (``serving.records``);
-3. build features for the whole batch with ``features.pipeline.build_lead_features`` — the
-   training code path — using the model's own ``FeatureConfig``; if that fails, each request
-   is built alone so one bad request cannot sink the others;
+3. build each request's features with ``features.online.build_online_lead_features`` — the
+   batch pipeline's values computed without pandas (a parity test holds them equal to
+   ``features.pipeline.build_lead_features``), using the model's own ``FeatureConfig``; a
+   request whose features cannot be built gets its own error, the others are scored;
 4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
    when no model is loaded, the rules of ``config/rules.yaml`` answer instead, and the answer
    says so (``source: rules`` with a ``fallback_reason``);
@@ -25,19 +26,21 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from features.opportunity import build_opportunity_features, opportunity_feature_registry
-from features.pipeline import (
-    FeatureConfig,
-    build_lead_features,
-    lead_feature_registry,
-    resolve_icp,
+from features.online import (
+    AccountLeads,
+    LeadEvents,
+    build_online_lead_features,
+    online_feature_frame,
 )
+from features.opportunity import build_opportunity_features, opportunity_feature_registry
+from features.pipeline import FeatureConfig, lead_feature_registry, resolve_icp
 from leadscore.schema import SchemaViolationError
 from leadscore.store import CRMStore
 from serving import answers
@@ -46,13 +49,13 @@ from serving.records import (
     LeadRecords,
     RequestError,
     assemble_deal_tables,
-    assemble_lead_tables,
     build_deal_records,
     build_lead_records,
     describe_schema_problems,
 )
 from serving.schemas import ModelRef, ScoreRequest, ScoreResponse, WinRequest, WinResponse
 from training.bundle import ModelBundle
+from training.explain import explain_contributions
 from training.model import assign_grades, to_score
 from training.rules import RulesConfig, recommend_actions, score_rules, score_win_rules
 
@@ -125,10 +128,13 @@ class ActiveModels:
 
 @dataclass(frozen=True)
 class LeadJob:
-    """One lead to score and the language of its reasons."""
+    """One lead to score, the language of its reasons and, once fetched, its stored context
+    (``fetched`` True: ``context`` is final, possibly None; False: the scorer looks it up)."""
 
     request: ScoreRequest
     language: str = "en"
+    context: LeadContext | None = None
+    fetched: bool = False
 
 
 class LeadScorer:
@@ -207,31 +213,44 @@ class LeadScorer:
         now = pd.Timestamp.now("UTC")
         as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
         results: list[ScoreResponse | RequestError | None] = list(self._lead_records(jobs, as_ofs))
-        records = {i: r for i, r in enumerate(results) if isinstance(r, LeadRecords)}
-        frame, kept, errors = self._lead_features(records, as_ofs, config)
-        for i, error in errors.items():
-            results[i] = error
-        if kept:
-            answered = self._answer_leads(active, frame, [jobs[i] for i in kept],
-                                          [as_ofs[i] for i in kept], [records[i] for i in kept])
+        rows: dict[int, dict] = {}
+        for i, record in enumerate(results):
+            if isinstance(record, LeadRecords):
+                try:
+                    rows[i] = online_request_features(record, as_ofs[i], config)
+                except (ValueError, KeyError, TypeError) as error:
+                    results[i] = _feature_error(error, "lead")
+        if rows:
+            kept = list(rows)
+            answered = self._answer_leads(active, [rows[i] for i in kept], [jobs[i] for i in kept],
+                                          [as_ofs[i] for i in kept],
+                                          [results[i] for i in kept])  # type: ignore[misc]
             for i, answer in zip(kept, answered):
                 results[i] = answer
         return results  # type: ignore[return-value]
 
     def build_features(self, jobs: Sequence[LeadJob], config: FeatureConfig | None = None
                        ) -> pd.DataFrame:
-        """The feature rows the model would see for ``jobs`` (lead ids slotted "<i>|id").
+        """The feature rows the model would see for ``jobs`` (lead ids slotted "<i>|id"), as
+        the frame ``build_lead_features`` returns.
 
         Raises:
             RequestError: the first job that cannot be scored as sent.
         """
+        config = config or self.default_config
         now = pd.Timestamp.now("UTC")
         as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
         records = self._lead_records(jobs, as_ofs)
-        for record in records:
+        rows = []
+        for record, as_of in zip(records, as_ofs):
             if isinstance(record, RequestError):
                 raise record
-        return build_request_features(records, as_ofs, config or self.default_config)
+            try:
+                rows.append(online_request_features(record, as_of, config))
+            except (ValueError, KeyError, TypeError) as error:
+                raise _feature_error(error, "lead") from None
+        return online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
+                                    lead_feature_registry(config))
 
     def _lead_records(self, jobs: Sequence[LeadJob], as_ofs: list[pd.Timestamp]
                       ) -> list[LeadRecords | RequestError]:
@@ -244,70 +263,65 @@ class LeadScorer:
                 out.append(error)
         return out
 
+    def needs_store(self, job: LeadJob) -> bool:
+        """True when scoring ``job`` reads the store (call ``fetch_contexts`` off the scoring
+        thread first, so store reads never hold up other requests)."""
+        return self.store is not None and not job.fetched and _needs_store(job.request)
+
+    def fetch_contexts(self, jobs: Sequence[LeadJob]) -> list[LeadJob]:
+        """``jobs`` with their stored contexts looked up (one query per table for all)."""
+        contexts = self._lead_contexts(jobs)
+        return [dataclasses.replace(job, context=context, fetched=True)
+                for job, context in zip(jobs, contexts)]
+
     def _lead_contexts(self, jobs: Sequence[LeadJob]) -> list[LeadContext | None]:
-        wanted = [j.request.lead_id if _needs_store(j.request) else None for j in jobs]
+        wanted = [j.request.lead_id if not j.fetched and _needs_store(j.request) else None
+                  for j in jobs]
         ids = [lead_id for lead_id in wanted if lead_id is not None]
         if not ids or self.store is None:
-            return [None] * len(jobs)
+            return [j.context for j in jobs]
         overrides = {j.request.lead_id: j.request.company.account_id for j in jobs
                      if j.request.company is not None and j.request.lead_id is not None}
         contexts = fetch_lead_contexts(self.store, ids, overrides)
-        return [None if lead_id is None else contexts[lead_id] for lead_id in wanted]
+        return [job.context if lead_id is None else contexts[lead_id]
+                for job, lead_id in zip(jobs, wanted)]
 
-    def _lead_features(self, records: dict[int, LeadRecords], as_ofs: list[pd.Timestamp],
-                       config: FeatureConfig
-                       ) -> tuple[pd.DataFrame, list[int], dict[int, RequestError]]:
-        """Features of all ``records`` at once; on failure, one request at a time."""
-        positions = list(records)
-        if not positions:
-            return pd.DataFrame(), [], {}
-        try:
-            frame = build_request_features([records[i] for i in positions],
-                                           [as_ofs[i] for i in positions], config)
-            return frame, positions, {}
-        except (ValueError, KeyError, TypeError) as error:
-            if len(positions) == 1:
-                return pd.DataFrame(), [], {positions[0]: _feature_error(error, "lead")}
-        frames, kept, errors = [], [], {}
-        for i in positions:
-            try:
-                frames.append(build_request_features([records[i]], [as_ofs[i]], config))
-                kept.append(i)
-            except (ValueError, KeyError, TypeError) as error:
-                errors[i] = _feature_error(error, "lead")
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return frame, kept, errors
-
-    def _answer_leads(self, active: ActiveModels, frame: pd.DataFrame, jobs: list[LeadJob],
+    def _answer_leads(self, active: ActiveModels, rows: list[dict], jobs: list[LeadJob],
                       as_ofs: list[pd.Timestamp], records: list[LeadRecords]
                       ) -> list[ScoreResponse]:
         model = active.sql
         if model is not None:
             try:
-                return self._model_answers(model, frame, jobs, as_ofs, records)
+                return self._model_answers(model, rows, jobs, as_ofs, records)
             except Exception:  # any model failure: the rules answer instead
                 logger.exception("%s v%s failed to predict; answering with the rules",
                                  model.name, model.version)
                 reason = PREDICT_FAILED
         else:
             reason = active.fallback.get("sql") or NO_CHAMPION
-        if self.rules.features - set(frame.columns):  # model's config lacks rule features
-            frame, _, _ = self._lead_features(dict(enumerate(records)), as_ofs,
-                                              self.default_config)
+        config = model.feature_config if model is not None else self.default_config
+        if self.rules.features - set(rows[0]):  # the model's config lacks rule features
+            config = self.default_config
+            rows = [online_request_features(record, as_of, config)
+                    for record, as_of in zip(records, as_ofs)]
+        frame = online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
+                                     _lead_registry(config))
         answered = self._rule_answers(frame, jobs, as_ofs, records, reason)
         self._count_rules("sql", reason, len(answered))
         return answered
 
-    def _model_answers(self, model: LoadedModel, frame: pd.DataFrame, jobs: list[LeadJob],
+    def _model_answers(self, model: LoadedModel, rows: list[dict], jobs: list[LeadJob],
                        as_ofs: list[pd.Timestamp], records: list[LeadRecords]
                        ) -> list[ScoreResponse]:
         bundle = model.bundle
-        proba = bundle.predict_proba(frame)
+        proba, contributions = bundle.predict_matrix(bundle.matrix_from_rows(rows))
         scores = to_score(proba)
         grades = assign_grades(proba, bundle.grade_thresholds)
-        actions = recommend_actions(scores, frame, self.rules.thresholds_for("model"))
-        reasons = _explain(bundle, frame, jobs)
-        unknown = answers.unknown_category_warnings(frame, model.levels)
+        actions = recommend_actions(scores, {name: [row[name] for row in rows]
+                                             for name in ACTION_FEATURES if name in rows[0]},
+                                    self.rules.thresholds_for("model"))
+        reasons = _explain(bundle, contributions, rows, jobs)
+        unknown = answers.unknown_category_warnings(rows, model.levels)
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(),
             probability=float(proba[p]), score=int(scores[p]), grade=str(grades[p]),
@@ -365,7 +379,7 @@ class LeadScorer:
                            language: str, records, answer: dict) -> WinResponse:
         probability = float(model.bundle.predict_proba(frame)[0])
         explanation = model.bundle.explain(frame, k=request.top_k, language=language)[0]
-        unknown = answers.unknown_category_warnings(frame, model.levels)[0]
+        unknown = answers.unknown_category_warnings([frame.iloc[0]], model.levels)[0]
         return WinResponse(**answer, probability=probability, source="model", model=model.ref,
                            reasons=answers.model_reasons(explanation),
                            warnings=records.warnings + unknown)
@@ -398,12 +412,24 @@ def _pairs(id_column: str, ids: list[str], as_ofs: list[pd.Timestamp]) -> pd.Dat
     return pd.DataFrame({id_column: pd.array(ids, dtype="str"), "as_of": stamps})
 
 
-def build_request_features(records: list[LeadRecords], as_ofs: list[pd.Timestamp],
-                           config: FeatureConfig) -> pd.DataFrame:
-    """Lead features of requests (one row each, in order) through the training code path:
-    ``build_lead_features`` on the requests' canonical tables."""
-    pairs = _pairs("lead_id", [r.lead_id for r in records], as_ofs)
-    return build_lead_features(assemble_lead_tables(records), pairs, config)
+ACTION_FEATURES = ("bant_need", "is_mql", "is_recycled", "bant_meets_sql_rule")
+
+
+@lru_cache(maxsize=16)
+def _lead_registry(config: FeatureConfig):
+    return lead_feature_registry(config)
+
+
+def online_request_features(records: LeadRecords, as_of: pd.Timestamp,
+                            config: FeatureConfig) -> dict:
+    """The lead features of one request (``features.online``: the batch pipeline's values,
+    computed without pandas), from its lead, company, activities and stored context."""
+    events = [LeadEvents.from_records(records.activities)]
+    if records.stored_activities is not None and len(records.stored_activities):
+        events.append(LeadEvents.from_frame(records.stored_activities))
+    return build_online_lead_features(
+        records.lead, records.account, LeadEvents.concat(events), as_of, config,
+        resolve_icp(config), AccountLeads.from_any(records.account_leads))
 
 
 def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:
@@ -423,14 +449,16 @@ def _feature_error(error: Exception, field: str) -> RequestError:
     return RequestError(field, f"cannot build features: {error}")
 
 
-def _explain(bundle: ModelBundle, frame: pd.DataFrame, jobs: list[LeadJob]):
-    """Model reasons per row, explained in groups of the same language and ``top_k``."""
+def _explain(bundle: ModelBundle, contributions, rows: list[dict], jobs: list[LeadJob]):
+    """Model reasons per row, phrased in groups of the same language and ``top_k``."""
     groups: dict[tuple[str, int], list[int]] = {}
     for position, job in enumerate(jobs):
         groups.setdefault((job.language, job.request.top_k), []).append(position)
     out: dict[int, object] = {}
     for (language, k), positions in groups.items():
-        rows = frame.iloc[positions]
-        for position, explanation in zip(positions, bundle.explain(rows, k=k, language=language)):
+        explanations = explain_contributions(bundle, contributions[positions],
+                                             [rows[p] for p in positions], positions, k,
+                                             language)
+        for position, explanation in zip(positions, explanations):
             out[position] = answers.model_reasons(explanation)
     return [out[p] for p in range(len(jobs))]

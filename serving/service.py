@@ -51,6 +51,7 @@ from serving.schemas import (
     WinRequest,
     WinResponse,
 )
+from serving.settings import ServingSettings
 
 RULE_ANSWERS = bentoml.metrics.Counter(
     name="leadscore_rule_answers",
@@ -108,7 +109,8 @@ def _accept_language(ctx: bentoml.Context) -> str | None:
     return ctx.request.headers.get("accept-language")
 
 
-@bentoml.service(name="leadscore", traffic={"timeout": 60})
+@bentoml.service(name="leadscore", traffic={"timeout": 60},
+                 workers=ServingSettings().workers)
 @bentoml.asgi_app(status_app, path="/")
 class LeadScoring:
     """Lead scoring with reasons, win probability and event ingest for inside-sales teams."""

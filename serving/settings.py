@@ -32,6 +32,9 @@ class ServingSettings(BaseSettings):
                                   description="Most leads scored together (1 turns batching off).")
     micro_batch_wait_ms: float = Field(0.0, ge=0, le=100,
                                        description="Extra wait for a fuller batch when busy.")
+    workers: int = Field(1, ge=1, le=64,
+                         description="Service worker processes (each loads the models and "
+                                     "follows the registry on its own).")
     load_win_model: bool = Field(True, description="Also follow the win model's champion.")
     switch_interval_ms: float = Field(
         1.0, gt=0, le=100, description="Python's thread switch interval (sys.setswitchinterval): "

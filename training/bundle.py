@@ -20,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
 import lightgbm as lgb
 import mlflow
@@ -91,6 +91,8 @@ class ModelBundle:
                              "categorical_levels; the two files do not belong together")
         self._level_index = {name: pd.Index(levels, dtype="str")
                              for name, levels in self.categorical_levels.items()}
+        self._level_codes = {name: {level: float(code) for code, level in enumerate(levels)}
+                             for name, levels in self.categorical_levels.items()}
 
     @property
     def features(self) -> list[str]:
@@ -104,6 +106,27 @@ class ModelBundle:
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The booster's input as a float matrix (category codes; fast path for predictions)."""
         return feature_matrix(frame, self.registry, self._level_index)
+
+    def matrix_from_rows(self, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
+        """``matrix`` for feature rows given as mappings (name -> number, text or None), as
+        ``features.online`` builds them: the same codes without a DataFrame (serving's path)."""
+        matrix = np.empty((len(rows), len(self.registry)), dtype=float)
+        for j, definition in enumerate(self.registry):
+            name = definition.name
+            if definition.dtype == "category":
+                codes = self._level_codes[name]
+                matrix[:, j] = [codes.get(_level_text(row[name]), np.nan) for row in rows]
+            else:
+                matrix[:, j] = [np.nan if row[name] is None else row[name] for row in rows]
+        return matrix
+
+    def predict_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and TreeSHAP contributions (raw log-odds; a column per
+        feature, then the base value) of a ``matrix``."""
+        raw = self.booster.predict(matrix, num_threads=self.num_threads)
+        contributions = self.booster.predict(matrix, pred_contrib=True,
+                                             num_threads=self.num_threads)
+        return self.calibrator.transform(raw), contributions
 
     @property
     def num_threads(self) -> int:
@@ -179,6 +202,13 @@ class ModelBundle:
             training_summary=data.get("training_summary", {}),
             metrics=data.get("metrics", {}),
         )
+
+
+def _level_text(value: object) -> str | None:
+    """A category value as its level text (what ``feature_matrix`` compares with)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 @contextmanager
@@ -262,6 +292,13 @@ def _numeric_summary(values: np.ndarray) -> dict:
     quantiles = np.quantile(present, SUMMARY_QUANTILES)
     return {"mean": float(present.mean()), "std": float(present.std()),
             "quantiles": {str(q): float(v) for q, v in zip(SUMMARY_QUANTILES, quantiles)}}
+
+
+def _level_text(value: object) -> str | None:
+    """A category value as its level text (what ``feature_matrix`` compares with)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 # --- MLflow pyfunc ------------------------------------------------------------------------

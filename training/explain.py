@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,31 +82,47 @@ def explain_rows(
     Returns:
         One ``LeadExplanation`` per row, in ``X``'s order.
     """
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    _check_request(k, language)
     contributions = compute_contributions(bundle, X)
-    values = contributions[bundle.features].to_numpy()
-    bases = contributions["base_value"].to_numpy()
+    values = [X.iloc[position] for position in range(len(X))]
+    return explain_contributions(bundle, contributions.to_numpy(), values, list(X.index), k,
+                                 language)
+
+
+def explain_contributions(
+    bundle: "ModelBundle", contributions: np.ndarray, values: Sequence[Mapping[str, object]],
+    rows: Sequence[object], k: int = 3, language: str = "en",
+) -> list[LeadExplanation]:
+    """Reasons from precomputed TreeSHAP values (``pred_contrib`` output: one column per model
+    feature, then the base value) and each row's feature values (a mapping per row)."""
+    _check_request(k, language)
+    n_features = len(bundle.features)
     explanations = []
-    for position, row in enumerate(X.index):
-        raw = X.iloc[position]
-        order = np.argsort(-values[position], kind="stable")
-        up = [j for j in order[:k] if values[position, j] > 0]
-        down = [j for j in order[::-1][:k] if values[position, j] < 0]
+    for position, (row, raw) in enumerate(zip(rows, values)):
+        shap_values = contributions[position, :n_features]
+        base = float(contributions[position, n_features])
+        order = np.argsort(-shap_values, kind="stable")
+        up = [j for j in order[:k] if shap_values[j] > 0]
+        down = [j for j in order[::-1][:k] if shap_values[j] < 0]
         explanations.append(LeadExplanation(
             row=row,
-            positive=[_reason(bundle, j, raw, values[position, j], language) for j in up],
-            negative=[_reason(bundle, j, raw, values[position, j], language) for j in down],
-            base_value=float(bases[position]),
-            raw_log_odds=float(bases[position] + values[position].sum()),
+            positive=[_reason(bundle, j, raw, shap_values[j], language) for j in up],
+            negative=[_reason(bundle, j, raw, shap_values[j], language) for j in down],
+            base_value=base,
+            raw_log_odds=float(base + shap_values.sum()),
             language=language,
         ))
     return explanations
 
 
-def _reason(bundle: "ModelBundle", j: int, raw: pd.Series, contribution: float,
+def _check_request(k: int, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+
+def _reason(bundle: "ModelBundle", j: int, raw: Mapping[str, object], contribution: float,
             language: str) -> Reason:
     definition = bundle.registry[bundle.features[j]]
     value = raw[definition.name]

@@ -17,7 +17,7 @@ serving fallback of the win model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -145,28 +145,43 @@ def score_rules(frame: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
     return out
 
 
-def recommend_actions(scores: np.ndarray | pd.Series, frame: pd.DataFrame,
+def recommend_actions(scores: np.ndarray | pd.Series,
+                      features: pd.DataFrame | Mapping[str, Sequence[float]],
                       thresholds: ActionThresholds) -> np.ndarray:
     """call_now / nurture / recycle / disqualify per row, from a 1-99 score and BANT/status.
 
-    Order: disqualify (score below ``disqualify_score`` or need confirmed "no"), call_now (score
-    at or above ``call_now_score`` or the SQL rule met), nurture (score at or above
-    ``nurture_score``), recycle (already worked: MQL or recycled before), else nurture.
+    ``features`` is a feature frame or any mapping of feature name -> values per row (missing
+    features count as 0 / unknown). Order: disqualify (score below ``disqualify_score`` or
+    need confirmed "no"), call_now (score at or above ``call_now_score`` or the SQL rule met),
+    nurture (score at or above ``nurture_score``), recycle (already worked: MQL or recycled
+    before), else nurture.
     """
     scores = np.asarray(scores, dtype=float)
-    column = lambda name: (_numeric(frame, name) if name in frame.columns  # noqa: E731
-                           else np.zeros(len(frame)))
-    need = (pd.to_numeric(frame["bant_need"], errors="coerce").to_numpy(dtype=float)
-            if "bant_need" in frame.columns else np.full(len(frame), np.nan))
+    need = _flag_values(features, "bant_need", len(scores), missing=np.nan)
     no_need = (need == 0) & thresholds.disqualify_when_no_need
-    worked = (column("is_mql") > 0) | (column("is_recycled") > 0)
+    worked = ((_flag_values(features, "is_mql", len(scores)) > 0)
+              | (_flag_values(features, "is_recycled", len(scores)) > 0))
+    sql_rule = _flag_values(features, "bant_meets_sql_rule", len(scores)) > 0
     return np.select(
         [scores < thresholds.disqualify_score, no_need,
-         (scores >= thresholds.call_now_score) | (column("bant_meets_sql_rule") > 0),
+         (scores >= thresholds.call_now_score) | sql_rule,
          scores >= thresholds.nurture_score, worked],
         ["disqualify", "disqualify", "call_now", "nurture", "recycle"],
         default="nurture",
     )
+
+
+def _flag_values(features: pd.DataFrame | Mapping[str, Sequence[float]], name: str, n: int,
+                 missing: float = 0.0) -> np.ndarray:
+    """A numeric feature as floats; ``missing`` for NaN, non-numbers and an absent feature."""
+    if name not in features:
+        return np.full(n, missing)
+    try:
+        values = np.asarray(features[name], dtype=float)
+    except (TypeError, ValueError):
+        values = pd.to_numeric(pd.Series(list(features[name])), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    return np.where(np.isnan(values), missing, values)
 
 
 def score_win_rules(frame: pd.DataFrame, rules: WinStageRules) -> np.ndarray:

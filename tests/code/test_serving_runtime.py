@@ -46,7 +46,7 @@ def runtime(tmp_path: Path):
     runtime = build_runtime(settings, serving, registry=EmptyRegistry())
     runtime.watcher.check_once()
     runtime.scorer.mark_ready()
-    runtime.batcher.start()
+    runtime.start_batchers()
     yield runtime
     runtime.stop()
 

@@ -144,6 +144,31 @@ def test_lead_id_only_requests_match_the_batch_training_path(crm, tmp_path: Path
     pd.testing.assert_frame_equal(_comparable(served, names), _comparable(trained, names))
 
 
+def test_prefetched_contexts_score_without_touching_the_store(crm, bundle,
+                                                               tmp_path: Path) -> None:
+    """The service reads the store in its own thread first (``fetch_contexts``); scoring the
+    fetched jobs must give the same answers and read nothing more."""
+    store = CRMStore(f"sqlite:///{tmp_path / 'crm.db'}")
+    store.write_tables(crm)
+    scorer = LeadScorer(load_rules(), store)
+    scorer.swap(prepare_model("sql", "leadscore-sql", "3", bundle))
+    jobs = [LeadJob(ScoreRequest(lead_id=lead, as_of=AS_OF)) for lead in _busy_leads(crm, 5)]
+    assert all(scorer.needs_store(job) for job in jobs)
+    direct = scorer.score_leads(jobs)
+    fetched = scorer.fetch_contexts(jobs)
+    assert not any(scorer.needs_store(job) for job in fetched)
+    scorer.store = _NoStore()
+    assert [a.model_dump() for a in scorer.score_leads(fetched)] == [
+        a.model_dump() for a in direct]
+    with pytest.raises(RuntimeError, match="store read"):
+        scorer.score_leads(jobs)
+
+
+class _NoStore:
+    def __getattr__(self, name):
+        raise RuntimeError("store read after prefetch")
+
+
 # --- the output contract ------------------------------------------------------------------
 
 
@@ -288,6 +313,9 @@ class _Exploding:
     def predict_proba(self, frame):
         raise RuntimeError("booster file is damaged")
 
+    def predict_matrix(self, matrix):
+        raise RuntimeError("booster file is damaged")
+
 
 def test_use_rules_drops_the_model_with_its_reason(crm, scorer) -> None:
     scorer.use_rules("sql", "insufficient_data")
@@ -325,11 +353,11 @@ class _Slow(_Exploding):
         super().__init__(bundle)
         self._entered, self._release = entered, release
 
-    def predict_proba(self, frame):
+    def predict_matrix(self, matrix):
         self._entered.set()
         self._release.wait(30)
         time.sleep(0.01)
-        return self._bundle.predict_proba(frame)
+        return self._bundle.predict_matrix(matrix)
 
 
 def test_prepare_model_refuses_a_model_the_pipeline_cannot_feed(bundle) -> None:
