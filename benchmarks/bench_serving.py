@@ -6,8 +6,9 @@ One run, all on 127.0.0.1:
    with ``train_model`` into a temporary MLflow store, registered as ``champion``;
 2. ``bentoml serve serving.service:LeadScoring``: ``GET /livez`` at concurrency 8 (what the
    framework alone costs per request), ``POST /score`` with reasons (lead sent inline: contact
-   data, company, BANT, activities) at concurrency 1 and 8, and by ``lead_id`` (store look-up)
-   at 8; then at 8 with micro-batching off, and with two worker processes;
+   data, company, BANT, activities) at concurrency 1 and 8 (also at 8 with only the leads that
+   have a company: a lead sent without one makes the service look its company up in the store),
+   and by ``lead_id`` (store look-up) at 8; then at 8 with micro-batching off, and with two worker processes;
 3. the same registered model behind ``mlflow models serve --env-manager local`` (the peer: it
    takes a ready feature vector and returns probability/score/grade, no reasons), at
    concurrency 1 and 8;
@@ -193,9 +194,12 @@ def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
                "serving.service:LeadScoring", "--host", "127.0.0.1", "--port", "{port}"]
     by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
     inline = "bentoml /score + reasons (inline lead)"
+    # a lead sent without a company makes the service look the company up in the store
+    complete = [body for body in bodies if body["company"] is not None]
     runs = [  # (server variant, [(path, bodies, concurrency, case name)])
         ({}, [("/livez", None, 8, "bentoml GET /livez (the framework's floor)"),
               ("/score", bodies, 1, inline), ("/score", bodies, 8, inline),
+              ("/score", complete, 8, "bentoml /score + reasons (inline, with company)"),
               ("/score", by_id, 8, "bentoml /score + reasons (lead_id, store)")]),
         ({"LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"},
          [("/score", bodies, 8, "bentoml /score + reasons, micro-batching off")]),
