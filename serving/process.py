@@ -41,9 +41,12 @@ class ServerProcess:
         self.log_path = log_path
         self.ready_path = ready_path
         self._log = open(log_path, "wb")
+        # BentoML wipes $BENTOML_HOME/prometheus_multiproc_dir when a server starts, so servers
+        # sharing a home lose each other's metrics: each server here gets its own home
+        env = {"BENTOML_HOME": str(log_path.parent / f"bentoml-home-{self.port}"), **env}
         self.process = subprocess.Popen(
             [part.replace("{port}", str(self.port)) for part in command], cwd=cwd,
-            env=dict(env), stdout=self._log, stderr=subprocess.STDOUT)
+            env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def log(self) -> str:
         """Everything the server printed so far."""
