@@ -26,9 +26,9 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -305,7 +305,7 @@ class LeadScorer:
             rows = [online_request_features(record, as_of, config)
                     for record, as_of in zip(records, as_ofs)]
         frame = online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
-                                     _lead_registry(config))
+                                     _registry_of(config))
         answered = self._rule_answers(frame, jobs, as_ofs, records, reason)
         self._count_rules("sql", reason, len(answered))
         return answered
@@ -416,7 +416,7 @@ ACTION_FEATURES = ("bant_need", "is_mql", "is_recycled", "bant_meets_sql_rule")
 
 
 @lru_cache(maxsize=16)
-def _lead_registry(config: FeatureConfig):
+def _registry_of(config: FeatureConfig):
     return lead_feature_registry(config)
 
 

@@ -294,13 +294,6 @@ def _numeric_summary(values: np.ndarray) -> dict:
             "quantiles": {str(q): float(v) for q, v in zip(SUMMARY_QUANTILES, quantiles)}}
 
 
-def _level_text(value: object) -> str | None:
-    """A category value as its level text (what ``feature_matrix`` compares with)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
 # --- MLflow pyfunc ------------------------------------------------------------------------
 
 
