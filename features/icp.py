@@ -324,7 +324,7 @@ def score_icp_values(values: Mapping[str, Any], icp: IcpConfig) -> dict[str, Any
         score += criterion.weight * credit
         required_met &= not criterion.required or credit >= 1
     score = min(max(100.0 * score / total, 0.0), 100.0)
-    tier = next((t for t in ("A", "B", "C") if score >= getattr(icp.tiers, t) - _EPSILON), "D")
+    tier = str(_tiers(np.array([score]), icp.tiers)[0])
     return {"icp_score": score, "icp_tier": tier,
             "icp_fit": float(score >= icp.fit_threshold - _EPSILON and required_met)}
 

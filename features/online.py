@@ -139,18 +139,12 @@ class AccountLeads:
     created: list[int]
 
     @classmethod
-    def from_any(cls, leads: pd.DataFrame | Sequence[Mapping[str, Any]] | None
-                 ) -> "AccountLeads":
-        """From a canonical leads frame, lead records, or None (no other leads)."""
+    def from_frame(cls, leads: pd.DataFrame | None) -> "AccountLeads":
+        """From a canonical leads frame (e.g. read from the store); None for no other leads."""
         if leads is None or len(leads) == 0:
             return cls([], [], [])
-        if isinstance(leads, pd.DataFrame):
-            return cls(_id_array(leads, "lead_id").tolist(),
-                       _id_array(leads, "account_id").tolist(),
-                       timestamps_to_us(leads["created_at"], "leads.created_at").tolist())
-        return cls([_text(r.get("lead_id")) for r in leads],
-                   [_text(r.get("account_id")) for r in leads],
-                   [_us_or_nat(r.get("created_at"), "leads.created_at") for r in leads])
+        return cls(_id_array(leads, "lead_id").tolist(), _id_array(leads, "account_id").tolist(),
+                   timestamps_to_us(leads["created_at"], "leads.created_at").tolist())
 
 
 def build_online_lead_features(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
@@ -184,11 +178,9 @@ def build_online_lead_features(lead: Mapping[str, Any], account: Mapping[str, An
                          f"before it exists): {lead.get('lead_id')}")
     others = account_leads or AccountLeads([], [], [])
     lead_id, account_id = _text(lead.get("lead_id")), _text(lead.get("account_id"))
-    accounts = _resolve_accounts(events, {**dict(zip(others.ids, others.accounts)),
-                                          lead_id: account_id})
     out: dict[str, Any] = {}
     out.update(_lead_behavior(events, events.leads == lead_id, as_of_us, config))
-    out.update(_account_behavior(events, accounts, account_id, as_of_us, config))
+    out.update(_account_behavior(events, others, lead_id, account_id, as_of_us, config))
     out.update(_bant(lead, as_of_us, config.sql_timeline_months))
     out.update(_status(lead, created, as_of_us))
     firmographics = _firmographics(lead, account, pd.Timestamp(as_of).tz_convert("UTC").year)
@@ -318,12 +310,14 @@ def _resolve_accounts(events: LeadEvents, lead_accounts: Mapping[str | None, str
                     dtype=object)
 
 
-def _account_behavior(events: LeadEvents, accounts: np.ndarray, account_id: str | None,
-                      as_of: int, config) -> dict[str, float]:
+def _account_behavior(events: LeadEvents, others: AccountLeads, lead_id: str | None,
+                      account_id: str | None, as_of: int, config) -> dict[str, float]:
     engaged_name = f"account_engaged_contacts_{config.engaged_contact_days}d"
     names = [f"account_activity_count_{w}d" for w in config.windows_days] + [engaged_name]
     if account_id is None:
         return dict.fromkeys(names, math.nan)
+    accounts = _resolve_accounts(events, {**dict(zip(others.ids, others.accounts)),
+                                          lead_id: account_id})
     mine = (accounts == account_id) & (events.times < as_of)
     times = events.times[mine]
     out = {f"account_activity_count_{w}d": float((times >= as_of - w * US_PER_DAY).sum())

@@ -212,22 +212,17 @@ class LeadScorer:
         config = model.feature_config if model is not None else self.default_config
         now = pd.Timestamp.now("UTC")
         as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
-        results: list[ScoreResponse | RequestError | None] = list(self._lead_records(jobs, as_ofs))
-        rows: dict[int, dict] = {}
-        for i, record in enumerate(results):
-            if isinstance(record, LeadRecords):
-                try:
-                    rows[i] = online_request_features(record, as_ofs[i], config)
-                except (ValueError, KeyError, TypeError) as error:
-                    results[i] = _feature_error(error, "lead")
-        if rows:
-            kept = list(rows)
+        records = self._lead_records(jobs, as_ofs)
+        rows = _feature_rows(records, as_ofs, config)
+        results: list[ScoreResponse | RequestError] = [
+            row if isinstance(row, RequestError) else None for row in rows]  # type: ignore[misc]
+        kept = [i for i, row in enumerate(rows) if not isinstance(row, RequestError)]
+        if kept:
             answered = self._answer_leads(active, [rows[i] for i in kept], [jobs[i] for i in kept],
-                                          [as_ofs[i] for i in kept],
-                                          [results[i] for i in kept])  # type: ignore[misc]
+                                          [as_ofs[i] for i in kept], [records[i] for i in kept])
             for i, answer in zip(kept, answered):
                 results[i] = answer
-        return results  # type: ignore[return-value]
+        return results
 
     def build_features(self, jobs: Sequence[LeadJob], config: FeatureConfig | None = None
                        ) -> pd.DataFrame:
@@ -241,16 +236,12 @@ class LeadScorer:
         now = pd.Timestamp.now("UTC")
         as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
         records = self._lead_records(jobs, as_ofs)
-        rows = []
-        for record, as_of in zip(records, as_ofs):
-            if isinstance(record, RequestError):
-                raise record
-            try:
-                rows.append(online_request_features(record, as_of, config))
-            except (ValueError, KeyError, TypeError) as error:
-                raise _feature_error(error, "lead") from None
+        rows = _feature_rows(records, as_ofs, config)
+        for row in rows:
+            if isinstance(row, RequestError):
+                raise row
         return online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
-                                    lead_feature_registry(config))
+                                    _registry_of(config))
 
     def _lead_records(self, jobs: Sequence[LeadJob], as_ofs: list[pd.Timestamp]
                       ) -> list[LeadRecords | RequestError]:
@@ -420,6 +411,22 @@ def _registry_of(config: FeatureConfig):
     return lead_feature_registry(config)
 
 
+def _feature_rows(records: Sequence[LeadRecords | RequestError], as_ofs: Sequence[pd.Timestamp],
+                  config: FeatureConfig) -> list[dict | RequestError]:
+    """Each request's feature row, or its error (a record that failed, or features that
+    cannot be built from what it sent)."""
+    rows: list[dict | RequestError] = []
+    for record, as_of in zip(records, as_ofs):
+        if isinstance(record, RequestError):
+            rows.append(record)
+            continue
+        try:
+            rows.append(online_request_features(record, as_of, config))
+        except (ValueError, KeyError, TypeError) as error:
+            rows.append(_feature_error(error, "lead"))
+    return rows
+
+
 def online_request_features(records: LeadRecords, as_of: pd.Timestamp,
                             config: FeatureConfig) -> dict:
     """The lead features of one request (``features.online``: the batch pipeline's values,
@@ -429,7 +436,7 @@ def online_request_features(records: LeadRecords, as_of: pd.Timestamp,
         events.append(LeadEvents.from_frame(records.stored_activities))
     return build_online_lead_features(
         records.lead, records.account, LeadEvents.concat(events), as_of, config,
-        resolve_icp(config), AccountLeads.from_any(records.account_leads))
+        resolve_icp(config), AccountLeads.from_frame(records.account_leads))
 
 
 def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:

@@ -82,7 +82,6 @@ def explain_rows(
     Returns:
         One ``LeadExplanation`` per row, in ``X``'s order.
     """
-    _check_request(k, language)
     contributions = compute_contributions(bundle, X)
     values = [X.iloc[position] for position in range(len(X))]
     return explain_contributions(bundle, contributions.to_numpy(), values, list(X.index), k,

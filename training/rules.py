@@ -112,9 +112,17 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> RulesConfig:
         raise ValueError(f"{path}: {problems}") from None
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return np.nan_to_num(values.to_numpy(dtype=float), nan=0.0)
+def _numeric_values(features: pd.DataFrame | Mapping[str, Sequence[float]], name: str,
+                    n: int, missing: float = 0.0) -> np.ndarray:
+    """A numeric feature as floats; ``missing`` for NaN, non-numbers and an absent feature."""
+    if name not in features:
+        return np.full(n, missing)
+    try:
+        values = np.asarray(features[name], dtype=float)
+    except (TypeError, ValueError):
+        values = pd.to_numeric(pd.Series(list(features[name])), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    return np.where(np.isnan(values), missing, values)
 
 
 def score_points(frame: pd.DataFrame, group: PointGroup) -> np.ndarray:
@@ -124,13 +132,13 @@ def score_points(frame: pd.DataFrame, group: PointGroup) -> np.ndarray:
         raise ValueError(f"rules need feature column(s) missing from the frame: {missing}")
     total = np.zeros(len(frame))
     for name, rule in group.numeric.items():
-        points = _numeric(frame, name) * rule.per_unit
+        points = _numeric_values(frame, name, len(frame)) * rule.per_unit
         total += np.clip(points, -rule.max, rule.max)
     for name, levels in group.categorical.items():
         text = frame[name].astype("object").astype("str")
         total += text.map(levels).astype("float64").fillna(0.0).to_numpy()
     for name, points in group.flags.items():
-        total += (_numeric(frame, name) > 0) * points
+        total += (_numeric_values(frame, name, len(frame)) > 0) * points
     return total
 
 
@@ -157,11 +165,11 @@ def recommend_actions(scores: np.ndarray | pd.Series,
     before), else nurture.
     """
     scores = np.asarray(scores, dtype=float)
-    need = _flag_values(features, "bant_need", len(scores), missing=np.nan)
+    need = _numeric_values(features, "bant_need", len(scores), missing=np.nan)
     no_need = (need == 0) & thresholds.disqualify_when_no_need
-    worked = ((_flag_values(features, "is_mql", len(scores)) > 0)
-              | (_flag_values(features, "is_recycled", len(scores)) > 0))
-    sql_rule = _flag_values(features, "bant_meets_sql_rule", len(scores)) > 0
+    worked = ((_numeric_values(features, "is_mql", len(scores)) > 0)
+              | (_numeric_values(features, "is_recycled", len(scores)) > 0))
+    sql_rule = _numeric_values(features, "bant_meets_sql_rule", len(scores)) > 0
     return np.select(
         [scores < thresholds.disqualify_score, no_need,
          (scores >= thresholds.call_now_score) | sql_rule,
@@ -169,19 +177,6 @@ def recommend_actions(scores: np.ndarray | pd.Series,
         ["disqualify", "disqualify", "call_now", "nurture", "recycle"],
         default="nurture",
     )
-
-
-def _flag_values(features: pd.DataFrame | Mapping[str, Sequence[float]], name: str, n: int,
-                 missing: float = 0.0) -> np.ndarray:
-    """A numeric feature as floats; ``missing`` for NaN, non-numbers and an absent feature."""
-    if name not in features:
-        return np.full(n, missing)
-    try:
-        values = np.asarray(features[name], dtype=float)
-    except (TypeError, ValueError):
-        values = pd.to_numeric(pd.Series(list(features[name])), errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan)
-    return np.where(np.isnan(values), missing, values)
 
 
 def score_win_rules(frame: pd.DataFrame, rules: WinStageRules) -> np.ndarray:

@@ -49,7 +49,7 @@ def online_inputs(tables: dict[str, pd.DataFrame], lead_id: str) -> dict:
     return {"lead": _record(row),
             "account": _record(company.iloc[0]) if len(company) else None,
             "events": LeadEvents.from_frame(activities[related.to_numpy()]),
-            "account_leads": AccountLeads.from_any(colleagues)}
+            "account_leads": AccountLeads.from_frame(colleagues)}
 
 
 def assert_same_vector(online: dict, batch: pd.Series, names: list[str], where: str) -> None:
