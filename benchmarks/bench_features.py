@@ -27,7 +27,7 @@ import pandas as pd
 
 from features.icp import load_icp
 from features.pipeline import DEFAULT_ICP_FILE, FeatureConfig, build_lead_features
-from leadscore.schema import ACTIVITY_TYPES
+from crm.schema import ACTIVITY_TYPES
 
 END = pd.Timestamp("2026-10-31T00:00:00Z")
 US_PER_DAY = 86_400_000_000
@@ -164,8 +164,8 @@ def make_tables(n_leads: int, n_activities: int, seed: int) -> dict[str, pd.Data
 
 
 def generated_tables(n_leads: int, n_activities: int, seed: int) -> dict[str, pd.DataFrame]:
-    """Sample-CRM tables from ``leadscore.generate``, activities cut to the columns read."""
-    from leadscore.generate import GeneratorConfig, generate_crm
+    """Sample-CRM tables from ``crm.generate``, activities cut to the columns read."""
+    from crm.generate import GeneratorConfig, generate_crm
 
     config = GeneratorConfig(n_leads=n_leads, seed=seed,
                              activities_per_lead=min(max(n_activities / n_leads, 0.1), 500.0))

@@ -27,14 +27,14 @@ MAVEN = ROOT.parent / "shared" / "datasets" / "maven_crm"
 
 
 def load_generated(n_leads: int, seed: int) -> dict[str, pd.DataFrame]:
-    from leadscore.generate import USD_JPY, GeneratorConfig, generate_crm
+    from crm.generate import USD_JPY, GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=n_leads, seed=seed))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")
 
 
 def load_maven() -> dict[str, pd.DataFrame]:
-    from leadscore.importer import import_crm, load_mapping
+    from crm.importer import import_crm, load_mapping
 
     mapping = load_mapping(ROOT / "config" / "mappings" / "maven_crm.yaml")
     return import_crm(mapping, MAVEN).tables

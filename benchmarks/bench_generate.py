@@ -15,8 +15,8 @@ import resource
 import sys
 import time
 
-from leadscore import schema
-from leadscore.generate import GeneratorConfig, generate_crm, summarize_crm
+from crm import schema
+from crm.generate import GeneratorConfig, generate_crm, summarize_crm
 
 
 def _peak_rss_mb() -> float:

@@ -51,11 +51,11 @@ from features.pipeline import (  # noqa: E402
     build_lead_features,
     lead_feature_registry,
 )
-from leadscore.generate import GeneratorConfig, generate_crm  # noqa: E402
-from leadscore.store import CRMStore  # noqa: E402
+from crm.generate import GeneratorConfig, generate_crm  # noqa: E402
+from crm.store import CRMStore  # noqa: E402
 from loadgen import LoadResult, measure  # noqa: E402
 from serving.process import ServerProcess  # noqa: E402
-from serving.records import score_request_from_tables  # noqa: E402
+from serving.request_records import score_request_from_tables  # noqa: E402
 from training.bundle import signature_frame  # noqa: E402
 from training.train import TrainConfig, train_model  # noqa: E402
 
@@ -141,7 +141,7 @@ def in_process_limit(bundle, features: pd.DataFrame, loops: int = 2000) -> list[
 
 def path_breakdown(world: dict, body: dict, loops: int = 500) -> list[str]:
     """Median time of each step of the service's /score path for one lead, in-process."""
-    from serving.records import build_lead_records
+    from serving.request_records import build_lead_records
     from serving.schemas import ScoreRequest
     from serving.scorer import LeadJob, LeadScorer, online_request_features, prepare_model
     from training.rules import load_rules

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from leadscore.generate import GeneratorConfig, generate_crm
-from leadscore.store import CRMStore
+from crm.generate import GeneratorConfig, generate_crm
+from crm.store import CRMStore
 
 
 def _peak_mib() -> float:

@@ -53,8 +53,8 @@ def _print_comparison(title: str, comparison: pd.DataFrame, seconds: float) -> N
 
 
 def bench_datasets() -> None:
-    from leadscore.config import load_settings
-    from leadscore.importer import import_crm, load_mapping
+    from crm.settings import load_settings
+    from crm.importer import import_crm, load_mapping
     from training.workflows import load_training_setup, train_from_tables
 
     if not DATASETS.is_dir():

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from features.registry import FeatureDef, FeatureRegistry
-from leadscore.schema import ACTIVITY_TYPES
+from crm.schema import ACTIVITY_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover - import for type hints only (pipeline imports us)
     from features.pipeline import FeatureConfig

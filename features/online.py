@@ -70,7 +70,7 @@ from features.firmographic import (
 from features.icp import IcpConfig, score_icp_values
 from features.registry import FeatureRegistry
 from features.titles import parse_title
-from leadscore.schema import ACTIVITY_TYPES
+from crm.schema import ACTIVITY_TYPES
 
 if TYPE_CHECKING:  # pragma: no cover - the pipeline module imports the feature modules
     from features.pipeline import FeatureConfig

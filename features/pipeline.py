@@ -56,7 +56,7 @@ from features.behavioral import (
 from features.firmographic import FIRMOGRAPHIC_FEATURES, build_firmographic_features
 from features.icp import ICP_FEATURES, IcpConfig, load_icp, parse_icp, score_icp
 from features.registry import FeatureDef, FeatureRegistry
-from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table, empty_frame
+from crm.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table, empty_frame
 
 DEFAULT_ICP_FILE = Path(__file__).resolve().parents[1] / "config" / "icp.yaml"
 DEFAULT_STAGE_ORDER: tuple[str, ...] = ("prospecting", "qualification", "proposal", "negotiation")

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadscore import schema
-from leadscore.config import CONFIG_ENV_VAR, Settings, load_settings
+from crm import schema
+from crm.settings import CONFIG_ENV_VAR, Settings, load_settings
 
 app = typer.Typer(help="Lead scoring and pipeline forecasting for B2B inside sales.",
                   no_args_is_help=True, add_completion=False)
@@ -42,7 +42,7 @@ def _settings(database_url: str | None = None) -> Settings:
 
 
 def _store(settings: Settings):
-    from leadscore.store import CRMStore
+    from crm.store import CRMStore
 
     return CRMStore(settings.database_url)
 
@@ -85,17 +85,17 @@ def generate(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     truth.to_parquet(settings.data_dir / "ground_truth.parquet", index=False)
     if export_dir is not None:
-        from leadscore.store import export_tables
+        from crm.store import export_tables
 
         export_tables(tables, export_dir)
     _print_counts(f"Sample CRM written to {settings.database_url}", counts)
-    from leadscore.generate import summarize_crm
+    from crm.generate import summarize_crm
 
     _print_mapping("Ground truth realised", summarize_crm(tables, truth))
 
 
 def _generate(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    from leadscore.generate import GeneratorConfig, generate_crm
+    from crm.generate import GeneratorConfig, generate_crm
 
     columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("leads"),
                TimeElapsedColumn())
@@ -120,7 +120,7 @@ def import_(
     rejections: Annotated[Optional[Path], typer.Option(help="Write all rejections as CSV.")] = None,
 ) -> None:
     """Map a CRM export to the canonical tables, load the valid rows, report the rest."""
-    from leadscore.importer import format_rejection_report, import_crm, load_mapping
+    from crm.importer import format_rejection_report, import_crm, load_mapping
 
     result = import_crm(load_mapping(mapping), source)
     settings = _settings(db)
@@ -138,7 +138,7 @@ def export(
     db: DatabaseOption = None,
 ) -> None:
     """Export every canonical table from the store to files."""
-    from leadscore.store import export_tables
+    from crm.store import export_tables
 
     if fmt not in ("parquet", "csv"):
         raise typer.BadParameter("must be parquet or csv", param_hint="--format")
@@ -154,7 +154,7 @@ def load(
     db: DatabaseOption = None,
 ) -> None:
     """Load canonical table files (as written by ``export``) into the store."""
-    from leadscore.store import read_table_files
+    from crm.store import read_table_files
 
     tables, violations = read_table_files(directory)
     counts = _store(_settings(db)).write_tables(tables, mode="replace")

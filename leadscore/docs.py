@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leadscore import schema
+from crm import schema
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 
 
 def render_docs() -> dict[str, str]:
     """File name (under docs/) → Markdown text, for every generated document."""
-    from leadscore.generate import describe_ground_truth
+    from crm.generate import describe_ground_truth
 
     data_model = (
         "# The canonical CRM data model\n\n"
-        "Generated from `leadscore/schema.py` by `leadscore docs`; a test keeps it in sync.\n"
+        "Generated from `crm/schema.py` by `leadscore docs`; a test keeps it in sync.\n"
         "Timestamps are timezone-aware and stored as UTC; `json` columns hold a JSON object.\n\n"
         + schema.describe_markdown()
     )

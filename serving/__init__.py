@@ -4,8 +4,8 @@ Modules (the BentoML class is thin; everything else is plain Python, testable wi
 
 * ``serving.settings``   — ``ServingSettings`` (``LEADSCORE_SERVING_*`` variables).
 * ``serving.schemas``    — pydantic request and response models (the HTTP contract).
-* ``serving.records``    — request -> canonical CRM records, with warnings for imputed values.
-* ``serving.crm``        — store look-ups for leads/deals given by id, idempotent event ingest.
+* ``serving.request_records``    — request -> canonical CRM records, with warnings for imputed values.
+* ``serving.lookups``        — store look-ups for leads/deals given by id, idempotent event ingest.
 * ``serving.scorer``     — ``LeadScorer``: features (the training code path), model, reasons,
   rule-based fallback; atomic swap of the active models.
 * ``serving.batching``   — ``MicroBatcher``: adaptive batching of concurrent ``/score`` calls.

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from threading import Lock
 
 from forecast import convert_currency, fit_forecaster
-from leadscore.store import CRMStore
+from crm.store import CRMStore
 from serving.schemas import ErrorResponse, FieldError, ForecastRequest
 
 logger = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 def _configured_key() -> str | None:
-    from leadscore.config import load_settings
+    from crm.settings import load_settings
 
     secret = load_settings().api_key
     return secret.get_secret_value() if secret is not None else None

@@ -23,12 +23,12 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from leadscore.config import Settings, load_settings
-from leadscore.schema import SchemaViolationError
-from leadscore.store import CRMStore
+from crm.settings import Settings, load_settings
+from crm.schema import SchemaViolationError
+from crm.store import CRMStore
 from serving.batching import MicroBatcher
-from serving.crm import ingest_events
-from serving.records import RequestError, canonical_frame, describe_schema_problems
+from serving.lookups import ingest_events
+from serving.request_records import RequestError, canonical_frame, describe_schema_problems
 from serving.schemas import (
     ErrorResponse,
     EventsRequest,

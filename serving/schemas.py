@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from leadscore.schema import ACTIVITY_TYPES
+from crm.schema import ACTIVITY_TYPES
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 MAX_FUTURE = timedelta(days=366)

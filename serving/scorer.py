@@ -8,7 +8,7 @@ the old model, the next batch gets the new one.
 Scoring a batch of leads:
 
 1. look up what the requests leave to the store (one query per table for the batch);
-2. turn each request into canonical records with slotted ids (``serving.records``);
+2. turn each request into canonical records with slotted ids (``serving.request_records``);
 3. build each request's features with ``features.online.build_online_lead_features`` — the
    batch pipeline's values computed without pandas (a parity test holds them equal to
    ``features.pipeline.build_lead_features``), using the model's own ``FeatureConfig``; a
@@ -41,11 +41,12 @@ from features.online import (
 )
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from features.pipeline import FeatureConfig, lead_feature_registry, resolve_icp
-from leadscore.schema import SchemaViolationError
-from leadscore.store import CRMStore
-from serving import answers
-from serving.crm import LeadContext, fetch_deal_context, fetch_lead_contexts
-from serving.records import (
+from crm.schema import SchemaViolationError
+from crm.store import CRMStore
+from serving.reasons import (model_reasons, rule_grades, rule_points, rule_reasons,
+                             unknown_category_warnings, win_rule_reasons)
+from serving.lookups import LeadContext, fetch_deal_context, fetch_lead_contexts
+from serving.request_records import (
     LeadRecords,
     RequestError,
     assemble_deal_tables,
@@ -312,7 +313,7 @@ class LeadScorer:
                                              for name in ACTION_FEATURES if name in rows[0]},
                                     self.rules.thresholds_for("model"))
         reasons = _explain(bundle, contributions, rows, jobs)
-        unknown = answers.unknown_category_warnings(rows, model.levels)
+        unknown = unknown_category_warnings(rows, model.levels)
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(),
             probability=float(proba[p]), score=int(scores[p]), grade=str(grades[p]),
@@ -325,12 +326,12 @@ class LeadScorer:
                       reason: str) -> list[ScoreResponse]:
         scores = score_rules(frame, self.rules)["score"].to_numpy()
         actions = recommend_actions(scores, frame, self.rules.thresholds_for("rules"))
-        grades = answers.rule_grades(scores, self.rules)
-        points = answers.rule_points(frame, self.rules)
+        grades = rule_grades(scores, self.rules)
+        points = rule_points(frame, self.rules)
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(), probability=None,
             score=int(scores[p]), grade=grades[p], action=str(actions[p]),
-            reasons=answers.rule_reasons(points.iloc[p], frame.iloc[p], self._lead_registry,
+            reasons=rule_reasons(points.iloc[p], frame.iloc[p], self._lead_registry,
                                          job.request.top_k, job.language),
             language=job.language, source="rules", fallback_reason=reason,
             warnings=record.warnings)
@@ -362,7 +363,7 @@ class LeadScorer:
         self._count_rules("win", reason, 1)
         return WinResponse(
             **answer, probability=probability, source="rules", fallback_reason=reason,
-            reasons=answers.win_rule_reasons(frame["opp_stage"].iloc[0], probability,
+            reasons=win_rule_reasons(frame["opp_stage"].iloc[0], probability,
                                              self._deal_registry, language),
             warnings=records.warnings)
 
@@ -370,9 +371,9 @@ class LeadScorer:
                            language: str, records, answer: dict) -> WinResponse:
         probability = float(model.bundle.predict_proba(frame)[0])
         explanation = model.bundle.explain(frame, k=request.top_k, language=language)[0]
-        unknown = answers.unknown_category_warnings([frame.iloc[0]], model.levels)[0]
+        unknown = unknown_category_warnings([frame.iloc[0]], model.levels)[0]
         return WinResponse(**answer, probability=probability, source="model", model=model.ref,
-                           reasons=answers.model_reasons(explanation),
+                           reasons=model_reasons(explanation),
                            warnings=records.warnings + unknown)
 
     def _deal_context(self, request: WinRequest):
@@ -467,5 +468,5 @@ def _explain(bundle: ModelBundle, contributions, rows: list[dict], jobs: list[Le
                                              [rows[p] for p in positions], positions, k,
                                              language)
         for position, explanation in zip(positions, explanations):
-            out[position] = answers.model_reasons(explanation)
+            out[position] = model_reasons(explanation)
     return [out[p] for p in range(len(jobs))]

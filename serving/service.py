@@ -15,7 +15,7 @@ Routes (request and response models in ``serving.schemas``; logic in ``serving.r
 * ``/docs.json`` — the OpenAPI document with the error answers (``serving.cli.write_openapi``
   writes the same document to a file).
 
-Configuration: ``LEADSCORE_*`` (store, MLflow, model names, API key; ``leadscore.config``) and
+Configuration: ``LEADSCORE_*`` (store, MLflow, model names, API key; ``crm.settings``) and
 ``LEADSCORE_SERVING_*`` (limits, polling, batching; ``serving.settings``). Importing this
 module defines the service and nothing else; the runtime starts when BentoML creates it.
 """

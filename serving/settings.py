@@ -1,6 +1,6 @@
 """Settings of the scoring service, from ``LEADSCORE_SERVING_*`` environment variables.
 
-Store, MLflow, model names and the API key come from ``leadscore.config.Settings``; this object
+Store, MLflow, model names and the API key come from ``crm.settings.Settings``; this object
 holds only what the HTTP service itself needs (limits, polling, batching).
 """
 

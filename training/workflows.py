@@ -36,8 +36,8 @@ from features.examples import build_sql_examples, build_win_examples
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from features.pipeline import FeatureConfig, build_lead_features, lead_feature_registry
 from features.registry import FeatureRegistry
-from leadscore.config import Settings
-from leadscore.schema import TABLES, empty_frame
+from crm.settings import Settings
+from crm.schema import TABLES, empty_frame
 from training.baselines import RuleScore
 from training.bundle import ModelBundle, load_bundle
 from training.model import check_minimum_data
@@ -233,7 +233,7 @@ def train_win_from_tables(tables: Tables, settings: Settings, **options) -> Trai
 
 def read_tables(task: str, settings: Settings) -> dict[str, pd.DataFrame]:
     """The canonical tables ``task`` needs, read from the settings' store."""
-    from leadscore.store import CRMStore
+    from crm.store import CRMStore
 
     return CRMStore(settings.database_url).read_tables(_TABLES_NEEDED[check_task(task)])
 

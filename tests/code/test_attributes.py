@@ -12,7 +12,7 @@ from features.attributes import (
     build_attribute_features,
     parse_attribute_spec,
 )
-from leadscore.schema import coerce_table
+from crm.schema import coerce_table
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 SPECS = {"visits": "float", "origin": "category", "opted_out": "bool",

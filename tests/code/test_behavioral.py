@@ -17,7 +17,7 @@ from features.behavioral import (
     build_behavioral_features,
 )
 from features.pipeline import FeatureConfig
-from leadscore.schema import ACTIVITY_TYPES, coerce_rows
+from crm.schema import ACTIVITY_TYPES, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()

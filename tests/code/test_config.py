@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from leadscore.config import load_settings
+from crm.settings import load_settings
 
 
 def test_defaults_keep_everything_local() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore import schema
+from crm import schema
 from leadscore.docs import DOCS_DIR, render_docs
 
 

@@ -14,7 +14,7 @@ from features import (
     build_win_examples,
 )
 from features.examples import sql_labels
-from leadscore.schema import coerce_rows
+from crm.schema import coerce_rows
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")
 END = T0 + pd.Timedelta(days=200)

@@ -18,7 +18,7 @@ from features.firmographic import (
     normalize_industry,
 )
 from features.registry import FeatureRegistry
-from leadscore import schema
+from crm import schema
 
 AS_OF = pd.Timestamp("2024-04-01", tz="UTC")
 

@@ -10,7 +10,7 @@ import pytest
 
 from forecast.arrivals import ArrivalModel
 from forecast.snapshot import period_containing
-from leadscore import schema
+from crm import schema
 
 
 def deal(oid: str, created: str, closed: str | None, outcome: str, amount: float) -> dict:

@@ -8,7 +8,7 @@ import pytest
 from forecast.baselines import (fit_stage_win_rates, forecast_naive_run_rate,
                                 forecast_stage_weighted)
 from forecast.snapshot import period_containing, pipeline_as_of
-from leadscore import schema
+from crm import schema
 
 AS_OF = "2025-03-11"
 

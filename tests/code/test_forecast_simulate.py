@@ -13,7 +13,7 @@ from forecast.arrivals import ArrivalDraws, ArrivalModel
 from forecast.simulate import (MAX_PERIOD_DAYS, FitCache, Forecaster, PipelineDeals,
                                fit_forecaster, simulate_landing)
 from forecast.time_to_close import CloseIncidence
-from leadscore import schema
+from crm import schema
 
 AS_OF = pd.Timestamp("2025-03-11", tz="UTC")
 NO_ARRIVALS = ArrivalDraws(np.zeros(0, dtype="int64"), np.zeros(0), np.zeros(0, dtype="int64"))

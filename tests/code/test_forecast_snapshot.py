@@ -8,7 +8,7 @@ import pytest
 from forecast.snapshot import (check_tables, convert_currency, fill_missing_amounts,
                                past_periods, period_containing, pipeline_as_of, prepare_history,
                                to_as_of)
-from leadscore import schema
+from crm import schema
 
 
 def make_tables(deals: list[dict], history: list[dict]) -> dict[str, pd.DataFrame]:

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore import schema
-from leadscore.generate import (
+from crm import schema
+from crm.generate import (
     ICP_EMPLOYEES,
     SQL_B0,
     SQL_ICP,

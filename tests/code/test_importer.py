@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore import schema
-from leadscore.importer import (
+from crm import schema
+from crm.importer import (
     MappingError,
     format_rejection_report,
     import_crm,

@@ -16,7 +16,7 @@ from features.online import (
     online_feature_frame,
 )
 from features.pipeline import resolve_icp
-from leadscore.generate import GeneratorConfig, generate_crm
+from crm.generate import GeneratorConfig, generate_crm
 from tests.code.test_pipeline import ATTRIBUTE_CONFIG, CONFIG, ago, canon, lead, sample_tables
 
 DECAY = "engagement_decayed"

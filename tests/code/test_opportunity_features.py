@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from features import FeatureConfig, build_opportunity_features, opportunity_feature_registry
-from leadscore.schema import coerce_rows
+from crm.schema import coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()

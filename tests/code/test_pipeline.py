@@ -17,7 +17,7 @@ from features import (
 )
 from features.icp import load_icp
 from features.pipeline import DEFAULT_ICP_FILE
-from leadscore.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_rows
+from crm.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leadscore import schema
+from crm import schema
 
 
 def _lead(**overrides: object) -> dict:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from leadscore.generate import GeneratorConfig, generate_crm
-from leadscore.store import CRMStore
+from crm.generate import GeneratorConfig, generate_crm
+from crm.store import CRMStore
 from serving.forecasting import ForecastService, handle_forecast
 from serving.schemas import ForecastRequest
 

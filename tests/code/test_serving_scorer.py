@@ -23,10 +23,10 @@ from features.pipeline import (
     build_single_lead_features,
     lead_feature_registry,
 )
-from leadscore.generate import GeneratorConfig, generate_crm
-from leadscore.store import CRMStore
-from serving.answers import rule_points
-from serving.records import RequestError
+from crm.generate import GeneratorConfig, generate_crm
+from crm.store import CRMStore
+from serving.reasons import rule_points
+from serving.request_records import RequestError
 from serving.schemas import ScoreRequest
 from serving.scorer import LeadJob, LeadScorer, prepare_model
 from training.model import assign_grades, to_score

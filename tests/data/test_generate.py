@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore import schema
-from leadscore.generate import (
+from crm import schema
+from crm.generate import (
     COUNTRIES,
     COUNTRY_REGION,
     HIGH_INTENT_TYPES,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore import schema
-from leadscore.importer import ImportResult, format_rejection_report, import_crm, load_mapping
+from crm import schema
+from crm.importer import ImportResult, format_rejection_report, import_crm, load_mapping
 
 pytestmark = pytest.mark.datasets
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from leadscore import schema
-from leadscore.store import CRMStore, export_tables, read_table_files
+from crm import schema
+from crm.store import CRMStore, export_tables, read_table_files
 
 
 def _canonical(table: str, rows: list[dict]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ GENERATED_MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, pd.DataFrame]:
-    from leadscore.generate import USD_JPY, GeneratorConfig, generate_crm
+    from crm.generate import USD_JPY, GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=20_000, seed=42))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")
@@ -70,7 +70,7 @@ def test_backtest_is_logged_to_mlflow(tmp_path: Path, generated_backtest: pd.Dat
 
 def test_maven_backtest_runs_point_in_time(datasets_dir: Path) -> None:
     """Two months only, with a lighter hazard fit (the full table: benchmarks/)."""
-    from leadscore.importer import import_crm, load_mapping
+    from crm.importer import import_crm, load_mapping
 
     mapping = Path(__file__).resolve().parents[2] / "config" / "mappings" / "maven_crm.yaml"
     tables = import_crm(load_mapping(mapping), datasets_dir / "maven_crm").tables

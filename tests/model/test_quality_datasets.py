@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from leadscore.config import load_settings
-from leadscore.importer import import_crm, load_mapping
+from crm.settings import load_settings
+from crm.importer import import_crm, load_mapping
 from training.crossval import cross_validate
 from training.evaluate import evaluate_model, expected_calibration_error
 from training.workflows import (

@@ -31,10 +31,10 @@ from mlflow import MlflowClient
 from features.examples import build_sql_examples, build_win_examples
 from features.opportunity import opportunity_feature_registry
 from features.pipeline import FeatureConfig, lead_feature_registry
-from leadscore.generate import GeneratorConfig, generate_crm
-from leadscore.store import CRMStore
+from crm.generate import GeneratorConfig, generate_crm
+from crm.store import CRMStore
 from serving.process import ServerProcess
-from serving.records import score_request_from_tables
+from serving.request_records import score_request_from_tables
 from serving.watcher import record_training_refusal
 from training.bundle import use_tracking_uri
 from training.model import BoosterParams, InsufficientDataError

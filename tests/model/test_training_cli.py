@@ -15,8 +15,8 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from leadscore.generate import GeneratorConfig, generate_crm
-from leadscore.store import CRMStore
+from crm.generate import GeneratorConfig, generate_crm
+from crm.store import CRMStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_cli")]
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from features.pipeline import FeatureConfig
-from leadscore.config import load_settings
-from leadscore.generate import GeneratorConfig, generate_crm
+from crm.settings import load_settings
+from crm.generate import GeneratorConfig, generate_crm
 from training.model import InsufficientDataError
 from training.registry import promote_challenger
 from training.train import TrainConfig

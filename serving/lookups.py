@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from leadscore import schema
-from leadscore.store import CRMStore
+from crm import schema
+from crm.store import CRMStore
 
 logger = logging.getLogger(__name__)
 

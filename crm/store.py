@@ -1,6 +1,6 @@
 """Read and write the canonical CRM tables: SQL databases (SQLite, PostgreSQL) and files.
 
-The SQL tables are derived from ``leadscore.schema`` so the database and the validator agree.
+The SQL tables are derived from ``crm.schema`` so the database and the validator agree.
 Every write validates first: a frame that breaks the schema raises ``SchemaViolationError``
 and nothing is written. Timestamps are stored as UTC (``timestamptz`` on PostgreSQL; ISO text
 on SQLite, which has no time-zone type) and always come back as ``datetime64[us, UTC]``.
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from leadscore import schema
+from crm import schema
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ this shape. A table definition drives three things, so they cannot drift apart:
   convert;
 * ``validate_table`` checks a frame with pandera and reports each violation as
   (table, column, row key, value, reason);
-* ``leadscore.store`` derives its SQL tables from the same columns.
+* ``crm.store`` derives its SQL tables from the same columns.
 
 Timestamps are timezone-aware UTC (``datetime64[us, UTC]``); JSON columns hold JSON-object text.
 """

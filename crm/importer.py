@@ -2,7 +2,7 @@
 
 A mapping says, per canonical table, which export file(s) to read and how each canonical column
 is made from the source columns. ``import_crm`` reads the files, applies the mapping, validates
-the result against ``leadscore.schema`` and returns the canonical rows plus a rejection report.
+the result against ``crm.schema`` and returns the canonical rows plus a rejection report.
 Nothing is dropped silently: for every table ``read = loaded + rejected + filtered``.
 
 Mapping YAML (full guide with examples: ``config/mappings/README.md``)::
@@ -69,7 +69,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from leadscore import schema
+from crm import schema
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from leadscore.schema import (
+from crm.schema import (
     ACTIVITY_TYPES,
     LEAD_SOURCES,
     LEAD_STATUSES,
@@ -38,7 +38,7 @@ from leadscore.schema import (
     empty_frame,
     table_spec,
 )
-from serving.crm import DealContext, LeadContext
+from serving.lookups import DealContext, LeadContext
 from serving.schemas import BantIn, CompanyIn, LeadIn, ScoreRequest, WinRequest
 
 SLOT_SEPARATOR = "|"

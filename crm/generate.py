@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leadscore import schema
+from crm import schema
 
 logger = logging.getLogger(__name__)
 
