@@ -106,6 +106,10 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
     """Assemble the service from settings (default: environment and YAML) and a model
     registry (default: the MLflow registry at ``settings.mlflow_tracking_uri``).
 
+    The rules file is the last resort only: a model answers with the rules stored in its
+    bundle, and with no model the rules of the newest registered version answer (see
+    ``serving.scorer``).
+
     Raises:
         ValueError / FileNotFoundError: the rules file is missing or invalid (the rules are
             the safety net, so the service does not start without them).
@@ -113,7 +117,8 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
     settings = settings or load_settings()
     serving = serving or ServingSettings()
     store = CRMStore(settings.database_url) if settings.database_url else None
-    scorer = LeadScorer(load_rules(serving.rules_path), store, on_rule_answer=on_rule_answer)
+    scorer = LeadScorer(load_rules(serving.rules_path), store, on_rule_answer=on_rule_answer,
+                        rules_source=str(serving.rules_path))
     names = {"sql": settings.sql_model_name}
     if serving.load_win_model:
         names["win"] = settings.win_model_name
@@ -245,7 +250,9 @@ def model_status(runtime: ServingRuntime) -> ModelStatusOut:
                   for kind in kinds},
         last_error={kind: _error_out(watcher.last_error.get(kind)) for kind in kinds},
         checked_at=watcher.checked_at, poll_seconds=watcher.poll_seconds,
-        rules_path=str(runtime.serving.rules_path), rule_answers=runtime.scorer.rule_answers)
+        rules_path=str(runtime.serving.rules_path),
+        rules_source={kind: active.rules[kind].source for kind in kinds},
+        rule_answers=runtime.scorer.rule_answers)
 
 
 def _model_out(model: LoadedModel | None) -> LoadedModelOut | None:

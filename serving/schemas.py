@@ -337,7 +337,12 @@ class ModelStatusOut(BaseModel):
     last_error: dict[str, LoadErrorOut | None]
     checked_at: datetime | None
     poll_seconds: float
-    rules_path: str
+    rules_path: str = Field(description="The rules file: used only while no model version "
+                                         "with stored rules is known.")
+    rules_source: dict[str, str] = Field(
+        description="Per model kind, where the rules in use come from: the model version "
+                    "served (its bundle's rules), else the newest registered version, else "
+                    "the rules file.")
     rule_answers: dict[str, int]
 
 

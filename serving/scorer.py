@@ -11,13 +11,21 @@ Scoring a batch of leads:
 2. turn each request into canonical records with slotted ids (``serving.request_records``);
 3. build each request's features with ``features.online.build_online_lead_features`` — the
    batch pipeline's values computed without pandas (a parity test holds them equal to
-   ``features.pipeline.build_lead_features``), using the model's own ``FeatureConfig``; a
-   request whose features cannot be built gets its own error, the others are scored;
+   ``features.pipeline.build_lead_features``), using the model's own ``FeatureConfig`` (its
+   ICP included, as stored in the bundle at training); a request whose features cannot be
+   built gets its own error, the others are scored;
 4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
-   when no model is loaded, the rules of ``config/rules.yaml`` answer instead, and the answer
-   says so (``source: rules`` with a ``fallback_reason``);
+   when no model is loaded, the rules answer instead, and the answer says so (``source:
+   rules`` with a ``fallback_reason``);
 5. action by ``training.rules.recommend_actions``: the same order for both sources, with the
    thresholds of ``actions`` (rule points) or ``model_actions`` (probability x 100).
+
+Which rules (``RuleSet``): those stored in the bundle of the model being served; with no model,
+those of the most recent bundle this process was given (the last model served, or the newest
+registered version the watcher could read), and only when there is none, the rules file
+(``LEADSCORE_SERVING_RULES_PATH``, default ``config/rules.yaml``) with the default feature
+settings and ``config/icp.yaml``. Editing the YAML files therefore never changes the answers of
+a trained model.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ from serving.request_records import (
     describe_schema_problems,
 )
 from serving.schemas import ModelRef, ScoreRequest, ScoreResponse, WinRequest, WinResponse
-from training.bundle import ModelBundle
+from training.bundle import ModelBundle, resolve_feature_config, resolve_rules
 from training.explain import explain_contributions
 from training.model import assign_grades, to_score
 from training.rules import RulesConfig, recommend_actions, score_rules, score_win_rules
@@ -67,11 +75,23 @@ NO_CHAMPION = "no_champion"
 PREDICT_FAILED = "predict_failed"
 
 
-def resolve_feature_config(data: Mapping | None) -> FeatureConfig:
-    """The model's ``FeatureConfig`` (default when empty) with its ICP loaded once, so no
-    request reads the ICP file again."""
-    config = FeatureConfig.from_dict(data) if data else FeatureConfig()
-    return dataclasses.replace(config, icp=resolve_icp(config))
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules that answer for a kind, the feature settings their features are built with, and
+    where both come from (a model version, or the rules file)."""
+
+    rules: RulesConfig
+    feature_config: FeatureConfig
+    source: str
+
+
+def bundle_rule_set(bundle: ModelBundle, source: str) -> RuleSet | None:
+    """The rules stored in ``bundle`` with its feature settings; None for a bundle written
+    before rules were stored in it."""
+    if not bundle.rules:
+        return None
+    return RuleSet(resolve_rules(bundle.rules), resolve_feature_config(bundle.feature_config),
+                   source)
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,7 @@ class LoadedModel:
     levels: dict[str, frozenset[str]]
     loaded_at: datetime
     load_seconds: float
+    rules: RuleSet | None = None
 
     @property
     def ref(self) -> ModelRef:
@@ -102,6 +123,9 @@ def prepare_model(kind: str, name: str, version: str, bundle: ModelBundle, *,
     """
     if kind not in KINDS:
         raise ValueError(f"model kind must be one of {KINDS}, got {kind!r}")
+    if not bundle.feature_config.get("icp"):
+        logger.warning("%s v%s was trained before the ICP was stored in the bundle: its "
+                       "features use the ICP file as it is now", name, version)
     config = resolve_feature_config(bundle.feature_config)
     registry = (lead_feature_registry(config) if kind == "sql"
                 else opportunity_feature_registry(config))
@@ -111,17 +135,20 @@ def prepare_model(kind: str, name: str, version: str, bundle: ModelBundle, *,
                          f"not produce: {missing[:10]}")
     levels = {n: frozenset(bundle.categorical_levels[n]) for n in bundle.registry.categorical()}
     return LoadedModel(kind, name, str(version), run_id, bundle, config, levels,
-                       datetime.now(timezone.utc), load_seconds)
+                       datetime.now(timezone.utc), load_seconds,
+                       bundle_rule_set(bundle, f"{name} v{version}"))
 
 
 @dataclass(frozen=True)
 class ActiveModels:
-    """What answers right now: a model per kind, or the rules with the reason why."""
+    """What answers right now: a model per kind, or the rules with the reason why; and the
+    rules of each kind (``rules``: actions on model answers, the fallback)."""
 
     sql: LoadedModel | None = None
     win: LoadedModel | None = None
     fallback: Mapping[str, str | None] = field(
         default_factory=lambda: {kind: NO_CHAMPION for kind in KINDS})
+    rules: Mapping[str, RuleSet] = field(default_factory=dict)
 
     def model(self, kind: str) -> LoadedModel | None:
         return self.sql if kind == "sql" else self.win
@@ -142,20 +169,23 @@ class LeadScorer:
     """Scores leads and deals with the active models or, failing that, with the rules.
 
     Args:
-        rules: the rule set (fallback scores, action thresholds, win stage rates).
+        rules: the rules file's rule set, the last resort when no bundle gave rules (fallback
+            scores, action thresholds, win stage rates).
         store: the CRM store for requests that give only an id (None: inline only).
         on_rule_answer: called with (kind, reason, count) whenever rules answer, e.g. to
             count them in Prometheus.
+        rules_source: where ``rules`` come from (shown by ``GET /model``).
     """
 
     def __init__(self, rules: RulesConfig, store: CRMStore | None = None,
-                 on_rule_answer: Callable[[str, str, int], None] | None = None):
-        self.rules = rules
+                 on_rule_answer: Callable[[str, str, int], None] | None = None,
+                 rules_source: str = "rules file"):
         self.store = store
         self.default_config = resolve_feature_config(None)
+        self.file_rules = RuleSet(rules, self.default_config, rules_source)
         self._lead_registry = lead_feature_registry(self.default_config)
         self._deal_registry = opportunity_feature_registry(self.default_config)
-        self._active = ActiveModels()
+        self._active = ActiveModels(rules={kind: self.file_rules for kind in KINDS})
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._rule_counts: Counter[str] = Counter()
@@ -178,19 +208,28 @@ class LeadScorer:
         self._ready.set()
 
     def swap(self, model: LoadedModel) -> None:
-        """Make ``model`` the active model of its kind, atomically."""
+        """Make ``model`` the active model of its kind, with its own rules, atomically."""
         with self._lock:
             fallback = {**self._active.fallback, model.kind: None}
-            self._active = dataclasses.replace(self._active, fallback=fallback,
+            rules = {**self._active.rules, model.kind: model.rules or self.file_rules}
+            self._active = dataclasses.replace(self._active, fallback=fallback, rules=rules,
                                                **{model.kind: model})
         logger.info("now serving %s v%s (%s)", model.name, model.version, model.kind)
 
-    def use_rules(self, kind: str, reason: str) -> None:
-        """Drop the model of ``kind``; the rules answer, naming ``reason``."""
+    def use_rules(self, kind: str, reason: str, rules: RuleSet | None = None) -> None:
+        """Drop the model of ``kind``; the rules answer, naming ``reason``.
+
+        Args:
+            rules: the rules to answer with (e.g. the newest registered version's); default:
+                keep the current ones (the last model's, else the rules file's).
+        """
         with self._lock:
             fallback = {**self._active.fallback, kind: reason}
-            self._active = dataclasses.replace(self._active, fallback=fallback, **{kind: None})
-        logger.info("%s answers now come from the rules (%s)", kind, reason)
+            kept = {**self._active.rules, kind: rules or self._active.rules[kind]}
+            self._active = dataclasses.replace(self._active, fallback=fallback, rules=kept,
+                                               **{kind: None})
+        logger.info("%s answers now come from the rules of %s (%s)", kind,
+                    self._active.rules[kind].source, reason)
 
     @property
     def rule_answers(self) -> dict[str, int]:
@@ -210,7 +249,7 @@ class LeadScorer:
         """Answer every job, in order; a job that cannot be scored gets its ``RequestError``."""
         active = self._active
         model = active.sql
-        config = model.feature_config if model is not None else self.default_config
+        config = model.feature_config if model is not None else active.rules["sql"].feature_config
         now = pd.Timestamp.now("UTC")
         as_ofs = [_as_of(job.request.as_of, now) for job in jobs]
         records = self._lead_records(jobs, as_ofs)
@@ -281,37 +320,37 @@ class LeadScorer:
     def _answer_leads(self, active: ActiveModels, rows: list[dict], jobs: list[LeadJob],
                       as_ofs: list[pd.Timestamp], records: list[LeadRecords]
                       ) -> list[ScoreResponse]:
-        model = active.sql
+        model, rule_set = active.sql, active.rules["sql"]
         if model is not None:
             try:
-                return self._model_answers(model, rows, jobs, as_ofs, records)
+                return self._model_answers(model, rule_set.rules, rows, jobs, as_ofs, records)
             except Exception:  # any model failure: the rules answer instead
                 logger.exception("%s v%s failed to predict; answering with the rules",
                                  model.name, model.version)
                 reason = PREDICT_FAILED
         else:
             reason = active.fallback.get("sql") or NO_CHAMPION
-        config = model.feature_config if model is not None else self.default_config
-        if self.rules.features - set(rows[0]):  # the model's config lacks rule features
-            config = self.default_config
+        config = model.feature_config if model is not None else rule_set.feature_config
+        if rule_set.rules.features - set(rows[0]):  # the model's config lacks rule features
+            config = dataclasses.replace(FeatureConfig(), icp=config.icp)
             rows = [online_request_features(record, as_of, config)
                     for record, as_of in zip(records, as_ofs)]
         frame = online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
                                      _registry_of(config))
-        answered = self._rule_answers(frame, jobs, as_ofs, records, reason)
+        answered = self._rule_answers(frame, rule_set.rules, jobs, as_ofs, records, reason)
         self._count_rules("sql", reason, len(answered))
         return answered
 
-    def _model_answers(self, model: LoadedModel, rows: list[dict], jobs: list[LeadJob],
-                       as_ofs: list[pd.Timestamp], records: list[LeadRecords]
-                       ) -> list[ScoreResponse]:
+    def _model_answers(self, model: LoadedModel, rules: RulesConfig, rows: list[dict],
+                       jobs: list[LeadJob], as_ofs: list[pd.Timestamp],
+                       records: list[LeadRecords]) -> list[ScoreResponse]:
         bundle = model.bundle
         proba, contributions = bundle.predict_matrix(bundle.matrix_from_rows(rows))
         scores = to_score(proba)
         grades = assign_grades(proba, bundle.grade_thresholds)
         actions = recommend_actions(scores, {name: [row[name] for row in rows]
                                              for name in ACTION_FEATURES if name in rows[0]},
-                                    self.rules.thresholds_for("model"))
+                                    rules.thresholds_for("model"))
         reasons = _explain(bundle, contributions, rows, jobs)
         unknown = unknown_category_warnings(rows, model.levels)
         return [ScoreResponse(
@@ -321,13 +360,13 @@ class LeadScorer:
             source="model", model=model.ref, warnings=record.warnings + unknown[p])
             for p, (job, as_of, record) in enumerate(zip(jobs, as_ofs, records))]
 
-    def _rule_answers(self, frame: pd.DataFrame, jobs: list[LeadJob],
+    def _rule_answers(self, frame: pd.DataFrame, rules: RulesConfig, jobs: list[LeadJob],
                       as_ofs: list[pd.Timestamp], records: list[LeadRecords],
                       reason: str) -> list[ScoreResponse]:
-        scores = score_rules(frame, self.rules)["score"].to_numpy()
-        actions = recommend_actions(scores, frame, self.rules.thresholds_for("rules"))
-        grades = rule_grades(scores, self.rules)
-        points = rule_points(frame, self.rules)
+        scores = score_rules(frame, rules)["score"].to_numpy()
+        actions = recommend_actions(scores, frame, rules.thresholds_for("rules"))
+        grades = rule_grades(scores, rules)
+        points = rule_points(frame, rules)
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(), probability=None,
             score=int(scores[p]), grade=grades[p], action=str(actions[p]),
@@ -343,10 +382,10 @@ class LeadScorer:
         """Win probability of one deal, with reasons; raises ``RequestError`` for a deal that
         cannot be scored as sent."""
         active = self._active
-        model = active.win
+        model, rule_set = active.win, active.rules["win"]
         as_of = _as_of(request.as_of, pd.Timestamp.now("UTC"))
         records = build_deal_records(request, as_of, self._deal_context(request))
-        config = model.feature_config if model is not None else self.default_config
+        config = model.feature_config if model is not None else rule_set.feature_config
         frame = _deal_frame(records, as_of, config)
         answer = dict(opportunity_id=request.opportunity_id, as_of=as_of.to_pydatetime(),
                       language=language)
@@ -359,7 +398,7 @@ class LeadScorer:
                 reason = PREDICT_FAILED
         else:
             reason = active.fallback.get("win") or NO_CHAMPION
-        probability = float(score_win_rules(frame, self.rules.win)[0])
+        probability = float(score_win_rules(frame, rule_set.rules.win)[0])
         self._count_rules("win", reason, 1)
         return WinResponse(
             **answer, probability=probability, source="rules", fallback_reason=reason,

@@ -7,7 +7,10 @@ loaded (``training.bundle.load_bundle``: no pickle) and swapped in atomically
 shown by ``GET /model``) and reported through ``on_load_failure`` (a Prometheus counter); the
 same version is not retried until the alias moves. With no champion the rules answer, naming
 why: ``no_champion``, or ``insufficient_data`` when training recorded that it refused to train
-for too little data (``record_training_refusal``), or ``load_failed``.
+for too little data (``record_training_refusal``), or ``load_failed``. Those rules are the ones
+stored in the newest registered version of the model (``Registry.latest``; read once per
+version), so a fallback answers like the model's own training did; with no readable version,
+the scorer keeps the rules it has (the last model's, else the rules file's).
 
 ``start`` runs ``check_once`` in a daemon thread every ``poll_seconds``; the scorer becomes
 ready after the first check, whatever its outcome (the rules are always there).
@@ -26,7 +29,7 @@ from typing import Callable, Mapping, Protocol
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from serving.scorer import NO_CHAMPION, LeadScorer, prepare_model
+from serving.scorer import NO_CHAMPION, LeadScorer, RuleSet, bundle_rule_set, prepare_model
 from training.bundle import ModelBundle, load_bundle
 from training.registry import CHAMPION
 
@@ -60,6 +63,9 @@ class Registry(Protocol):
 
     def refused(self, name: str) -> bool:
         """True when training of ``name`` was refused for too little data."""
+
+    def latest(self, name: str) -> str | None:
+        """The newest registered version of ``name``, whatever its aliases; None when none."""
 
     def load(self, name: str, version: str) -> ModelBundle:
         """The bundle of ``name`` version ``version``."""
@@ -98,6 +104,17 @@ class MlflowRegistry:
             return bool(self._client().get_registered_model(name).tags.get(REFUSAL_TAG))
         except MlflowException:
             return False
+
+    def latest(self, name: str) -> str | None:
+        if self._missing():
+            return None
+        try:
+            versions = self._client().search_model_versions(f"name = '{name}'")
+        except MlflowException as error:
+            if error.error_code in _NOT_FOUND:
+                return None
+            raise
+        return max((str(v.version) for v in versions), key=int, default=None)
 
     def load(self, name: str, version: str) -> ModelBundle:
         return load_bundle(f"models:/{name}/{version}", tracking_uri=self.tracking_uri)
@@ -138,6 +155,7 @@ class ModelWatcher:
         self.last_error: dict[str, LoadError | None] = {kind: None for kind in model_names}
         self.checked_at: datetime | None = None
         self._failed_version: dict[str, str] = {}
+        self._latest_rules: dict[str, tuple[str, RuleSet | None]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -178,9 +196,11 @@ class ModelWatcher:
             return
         if champion is None:
             reason = INSUFFICIENT_DATA if self.registry.refused(name) else NO_CHAMPION
+            rules = self._newest_rules(kind, name)
             active = self.scorer.active
-            if active.model(kind) is not None or active.fallback.get(kind) != reason:
-                self.scorer.use_rules(kind, reason)
+            if (active.model(kind) is not None or active.fallback.get(kind) != reason
+                    or (rules is not None and active.rules.get(kind) is not rules)):
+                self.scorer.use_rules(kind, reason, rules)
             return
         current = self.scorer.active.model(kind)
         version, run_id = champion
@@ -211,4 +231,26 @@ class ModelWatcher:
             self.on_load_failure(kind)
         self.last_error[kind] = LoadError(name, version, datetime.now(timezone.utc), message)
         if self.scorer.active.model(kind) is None:
-            self.scorer.use_rules(kind, LOAD_FAILED)
+            self.scorer.use_rules(kind, LOAD_FAILED, self._newest_rules(kind, name))
+
+    def _newest_rules(self, kind: str, name: str) -> RuleSet | None:
+        """The rules stored in the newest registered version of ``name`` (read once per
+        version); None when there is none or it cannot be read."""
+        try:
+            version = self.registry.latest(name)
+        except Exception as error:  # registry unreachable: keep the rules in use
+            logger.warning("cannot list the versions of %s: %s", name, error)
+            return None
+        if version is None:
+            return None
+        cached = self._latest_rules.get(kind)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        rules = None
+        if self._failed_version.get(kind) != version:
+            try:
+                rules = bundle_rule_set(self.registry.load(name, version), f"{name} v{version}")
+            except Exception as error:  # unreadable: the rules in use stay
+                logger.warning("cannot read the rules of %s v%s: %s", name, version, error)
+        self._latest_rules[kind] = (version, rules)
+        return rules

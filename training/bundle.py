@@ -1,8 +1,11 @@
 """The model bundle: a LightGBM booster plus everything fitted with it, stored without pickle.
 
 On disk a bundle is two files: ``model.txt`` (the booster in LightGBM's text format) and
-``bundle.json`` (feature registry, category levels, calibrator, grade thresholds, config,
-training-data summary for drift checks, metrics). ``load_bundle`` reads them back from a
+``bundle.json`` (feature registry, category levels, calibrator, grade thresholds, training
+config, the feature settings with the resolved ICP, the rules, training-data summary for drift
+checks, metrics). A model version is self-contained: serving builds features with the bundle's
+own ICP and feature settings and applies the bundle's own rules, so editing ``config/icp.yaml``
+or ``config/rules.yaml`` changes only the next training run. ``load_bundle`` reads them back from a
 directory or from an MLflow URI (``models:/leadscore-sql@champion``) — nothing is unpickled.
 
 In MLflow the same two files are the artifacts of a pyfunc model logged "from code":
@@ -13,6 +16,7 @@ code, not a pickled object. Loading the pyfunc needs the ``leadscore`` package (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +24,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import lightgbm as lgb
 import mlflow
@@ -32,6 +36,7 @@ from mlflow.tracking._model_registry import utils as registry_utils
 from mlflow.tracking._tracking_service import utils as tracking_utils
 from mlflow.types import ColSpec, Schema
 
+from features import FeatureConfig, resolve_icp
 from features.registry import FeatureRegistry
 from training.explain import LeadExplanation, explain_rows
 from training.model import (
@@ -42,6 +47,7 @@ from training.model import (
     prepare_features,
     to_score,
 )
+from training.rules import RulesConfig, load_rules
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +69,10 @@ class ModelBundle:
     """A fitted booster with its features, category levels, calibrator and grade thresholds.
 
     ``config`` is the training config; ``feature_config`` the feature pipeline's settings
-    (``FeatureConfig.to_dict()``), so serving rebuilds features exactly as in training.
+    (``FeatureConfig.to_dict()`` with the ICP resolved to its data), so serving rebuilds
+    features exactly as in training; ``rules`` the rule set of training
+    (``RulesConfig.model_dump``): model-answer actions and the rules fallback of this version.
+    Both are empty in bundles written before they were stored (serving then reads the files).
     """
 
     booster: lgb.Booster
@@ -73,6 +82,7 @@ class ModelBundle:
     grade_thresholds: dict[str, float]
     config: dict = field(default_factory=dict)
     feature_config: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
     training_summary: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -168,6 +178,7 @@ class ModelBundle:
             "grade_thresholds": self.grade_thresholds,
             "config": self.config,
             "feature_config": self.feature_config,
+            "rules": self.rules,
             "training_summary": self.training_summary,
             "metrics": self.metrics,
         }
@@ -199,9 +210,34 @@ class ModelBundle:
             grade_thresholds=data["grade_thresholds"],
             config=data.get("config", {}),
             feature_config=data.get("feature_config", {}),
+            rules=data.get("rules", {}),
             training_summary=data.get("training_summary", {}),
             metrics=data.get("metrics", {}),
         )
+
+
+def resolve_feature_config(data: FeatureConfig | Mapping[str, Any] | None) -> FeatureConfig:
+    """Feature settings with the ICP resolved to its data (read from its file at most once).
+
+    Args:
+        data: a ``FeatureConfig``, its ``to_dict()`` form, or None / empty for the defaults.
+
+    Returns:
+        The settings whose ``icp`` is an ``IcpConfig``: ``to_dict()`` stores the ICP itself, so
+        a bundle never depends on what ``config/icp.yaml`` holds later.
+    """
+    if isinstance(data, FeatureConfig):
+        config = data
+    else:
+        config = FeatureConfig.from_dict(data) if data else FeatureConfig()
+    return dataclasses.replace(config, icp=resolve_icp(config))
+
+
+def resolve_rules(rules: RulesConfig | Mapping[str, Any] | None) -> RulesConfig:
+    """A rule set: as given, from its ``model_dump`` form, or (None) ``config/rules.yaml``."""
+    if isinstance(rules, RulesConfig):
+        return rules
+    return RulesConfig.model_validate(rules) if rules is not None else load_rules()
 
 
 def _level_text(value: object) -> str | None:

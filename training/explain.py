@@ -11,13 +11,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Protocol, Sequence
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from training.bundle import ModelBundle
+from features.registry import FeatureRegistry
 
 SHAP_SCALE = "log-odds"
 SHAP_NOTE = (
@@ -25,6 +25,24 @@ SHAP_NOTE = (
     "they add up to the raw score, not to the calibrated probability."
 )
 LANGUAGES = ("en", "ja")
+
+
+class ExplainableModel(Protocol):
+    """What explaining needs of a model (``training.bundle.ModelBundle`` provides it; declared
+    here so this module does not import the bundle, which imports it)."""
+
+    booster: lgb.Booster
+    registry: FeatureRegistry
+
+    @property
+    def features(self) -> list[str]: ...
+
+    @property
+    def num_threads(self) -> int: ...
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray: ...
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,7 @@ class LeadExplanation:
         return data
 
 
-def compute_contributions(bundle: "ModelBundle", frame: pd.DataFrame) -> pd.DataFrame:
+def compute_contributions(bundle: ExplainableModel, frame: pd.DataFrame) -> pd.DataFrame:
     """TreeSHAP contributions (log-odds) per feature plus a ``base_value`` column."""
     values = bundle.booster.predict(bundle.matrix(frame), pred_contrib=True,
                                     num_threads=bundle.num_threads)
@@ -69,7 +87,7 @@ def compute_contributions(bundle: "ModelBundle", frame: pd.DataFrame) -> pd.Data
 
 
 def explain_rows(
-    bundle: "ModelBundle", X: pd.DataFrame, k: int = 3, language: str = "en"
+    bundle: ExplainableModel, X: pd.DataFrame, k: int = 3, language: str = "en"
 ) -> list[LeadExplanation]:
     """Top-``k`` positive and negative reasons for each row of ``X``.
 
@@ -89,7 +107,7 @@ def explain_rows(
 
 
 def explain_contributions(
-    bundle: "ModelBundle", contributions: np.ndarray, values: Sequence[Mapping[str, object]],
+    bundle: ExplainableModel, contributions: np.ndarray, values: Sequence[Mapping[str, object]],
     rows: Sequence[object], k: int = 3, language: str = "en",
 ) -> list[LeadExplanation]:
     """Reasons from precomputed TreeSHAP values (``pred_contrib`` output: one column per model
@@ -121,7 +139,7 @@ def _check_request(k: int, language: str) -> None:
         raise ValueError(f"k must be at least 1, got {k}")
 
 
-def _reason(bundle: "ModelBundle", j: int, raw: Mapping[str, object], contribution: float,
+def _reason(bundle: ExplainableModel, j: int, raw: Mapping[str, object], contribution: float,
             language: str) -> Reason:
     definition = bundle.registry[bundle.features[j]]
     value = raw[definition.name]
@@ -150,7 +168,7 @@ def _plain(value: object) -> object:
 
 
 def plot_shap_summary(
-    bundle: "ModelBundle",
+    bundle: ExplainableModel,
     frame: pd.DataFrame,
     out_dir: Path,
     *,

@@ -17,7 +17,7 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 import mlflow
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from features import FeatureConfig
 from features.registry import FeatureRegistry
 from training.baselines import (
     NaiveBayesLeadScorer,
@@ -32,7 +33,14 @@ from training.baselines import (
     RuleScoreBaseline,
     make_points_rule,
 )
-from training.bundle import ModelBundle, log_bundle, summarize_training_data, use_tracking_uri
+from training.bundle import (
+    ModelBundle,
+    log_bundle,
+    resolve_feature_config,
+    resolve_rules,
+    summarize_training_data,
+    use_tracking_uri,
+)
 from training.evaluate import (
     EvaluationReport,
     compare_reports,
@@ -56,6 +64,7 @@ from training.model import (
     prepare_features,
 )
 from training.registry import register_challenger
+from training.rules import RulesConfig
 from training.split import TimeSplit, split_by_time
 
 logger = logging.getLogger(__name__)
@@ -130,7 +139,8 @@ def train_model(
     rule_score: RuleScore | None = None,
     progress: Progress | None = None,
     artifact_location: str | Path | None = None,
-    feature_config: dict | None = None,
+    feature_config: FeatureConfig | Mapping[str, Any] | None = None,
+    rules: RulesConfig | None = None,
 ) -> TrainResult:
     """Split, fit, calibrate, evaluate, explain, log and register one model.
 
@@ -146,8 +156,12 @@ def train_model(
         progress: called with one-line status messages.
         artifact_location: artifact root of a new experiment; default for a SQLite store:
             ``artifacts/`` beside the database file.
-        feature_config: the feature pipeline's settings (``FeatureConfig.to_dict()``); stored
-            in the bundle so serving builds features the same way.
+        feature_config: the feature pipeline's settings (a ``FeatureConfig`` or its
+            ``to_dict()``; default ``FeatureConfig()``); stored in the bundle with the ICP
+            resolved to its data, so serving builds features the same way whatever
+            ``config/icp.yaml`` holds later.
+        rules: the rule set stored in the bundle (actions on model answers, the rules fallback
+            of this version); default ``config/rules.yaml`` as it is now.
 
     Returns:
         A ``TrainResult``; raises ``InsufficientDataError`` when the training split is too small.
@@ -162,7 +176,8 @@ def train_model(
     notify("split: " + ", ".join(f"{k} {v['rows']} rows / {v['positives']} positives"
                                  for k, v in summary.items()))
     bundle = fit_bundle(split, registry, config, notify)
-    bundle.feature_config = dict(feature_config or {})
+    bundle.feature_config = resolve_feature_config(feature_config).to_dict()
+    bundle.rules = resolve_rules(rules).model_dump(mode="json")
     reports = evaluate_split(bundle, split, registry, config, rule_score)
     comparison = compare_reports(reports)
     bundle.metrics = _bundle_metrics(bundle, reports)

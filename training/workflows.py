@@ -11,7 +11,9 @@ fits one model from an examples frame; this module supplies the rest of the job:
    ``as_of_end``; by default just after the latest timestamp present in the data (never
    wall-clock "now", so the same store always gives the same model).
 3. **Baselines** — SQL: the points system of ``config/rules.yaml``
-   (``make_rule_score(load_rules())``), the serving fallback. Win: the stage-weighted
+   (``make_rule_score(load_rules())``), the serving fallback; the rules and the feature
+   settings with the resolved ICP are read once, used for the examples and the baselines and
+   stored in the model's bundle (serving reads them from there, never from the files). Win: the stage-weighted
    probability of the same file's ``win`` section (``score_win_rules``), again what serving
    answers without a model; where every open deal is in one stage (Maven CRM) it is a
    constant and its AUC is 0.5. The naive-Bayes baseline comes with ``train_model``.
@@ -39,7 +41,7 @@ from features.registry import FeatureRegistry
 from crm.settings import Settings
 from crm.schema import TABLES, empty_frame
 from training.baselines import RuleScore
-from training.bundle import ModelBundle, load_bundle
+from training.bundle import ModelBundle, load_bundle, resolve_feature_config
 from training.model import check_minimum_data
 from training.registry import (
     CHALLENGER,
@@ -183,6 +185,7 @@ def train_from_tables(
     train_config: TrainConfig | None = None,
     as_of_end: pd.Timestamp | None = None,
     progress: Progress | None = None,
+    rules: RulesConfig | None = None,
 ) -> TrainResult:
     """Build ``task``'s examples from ``tables``, train, log to MLflow and register a challenger.
 
@@ -194,12 +197,14 @@ def train_from_tables(
             ``train_config.seed`` is the settings' seed unless set in the config.
         as_of_end: the data cut; default just after the latest timestamp in ``tables``.
         progress: called with one-line status messages.
+        rules: the rule set (baseline, stored in the bundle); default ``config/rules.yaml``.
 
     Returns:
         The ``TrainResult``. Raises ``InsufficientDataError`` below the minimum data.
     """
     setup = load_training_setup(task)
-    feature_config = feature_config or setup.feature_config
+    feature_config = resolve_feature_config(feature_config or setup.feature_config)
+    rules = rules or load_rules()
     train_config = _with_seed(train_config or setup.train_config, settings.seed)
     cut = as_of_end if as_of_end is not None else default_as_of_end(tables)
     notify = progress or (lambda message: None)
@@ -211,9 +216,9 @@ def train_from_tables(
     return train_model(
         examples, feature_registry(task, feature_config), model_name=model_name(task, settings),
         tracking_uri=prepare_tracking(settings), config=train_config,
-        rule_score=make_baseline_rule(task), progress=progress,
+        rule_score=make_baseline_rule(task, rules), progress=progress,
         artifact_location=settings.mlflow_artifact_root,
-        feature_config=feature_config.to_dict())
+        feature_config=feature_config, rules=rules)
 
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:

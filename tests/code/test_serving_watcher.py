@@ -13,13 +13,14 @@ from serving.scorer import LeadScorer
 from serving.watcher import ModelWatcher
 from training.bundle import ModelBundle
 from training.model import Calibrator, fit_category_levels, prepare_features
-from training.rules import load_rules
+from training.rules import RulesConfig, WinStageRules, load_rules
 
 FEATURES = ["icp_score", "engagement_decayed", "source"]
 
 
-def make_bundle(seed: int) -> ModelBundle:
-    """A tiny real model on three pipeline features (random data, a few trees)."""
+def make_bundle(seed: int, rules: RulesConfig | None = None) -> ModelBundle:
+    """A tiny real model on three pipeline features (random data, a few trees), carrying
+    ``rules`` (default: none stored, as in bundles written before rules were)."""
     rng = np.random.default_rng(seed)
     registry = lead_feature_registry(FeatureConfig()).select(FEATURES)
     frame = pd.DataFrame({"icp_score": rng.uniform(0, 100, 400),
@@ -31,7 +32,8 @@ def make_bundle(seed: int) -> ModelBundle:
     booster = lgb.train({"objective": "binary", "verbosity": -1, "num_leaves": 4, "seed": seed},
                         lgb.Dataset(prepare_features(frame, registry, levels), labels), 5)
     return ModelBundle(booster, registry, levels, Calibrator("sigmoid", {"a": 1.0, "b": 0.0}),
-                       {"A": 0.6, "B": 0.4, "C": 0.2}, metrics={"test": {"seed": seed}})
+                       {"A": 0.6, "B": 0.4, "C": 0.2}, metrics={"test": {"seed": seed}},
+                       rules=rules.model_dump(mode="json") if rules is not None else {})
 
 
 class FakeRegistry:
@@ -43,6 +45,7 @@ class FakeRegistry:
         self.bundles: dict[tuple[str, str], ModelBundle] = {}
         self.broken_registry = False
         self.loads: list[tuple[str, str]] = []
+        self.versions: list[str] = []  # registered versions, whatever their aliases
 
     def champion(self, name: str) -> tuple[str, str | None] | None:
         if self.broken_registry:
@@ -52,6 +55,9 @@ class FakeRegistry:
 
     def refused(self, name: str) -> bool:
         return name in self.refusals
+
+    def latest(self, name: str) -> str | None:
+        return max(self.versions, key=int, default=None)
 
     def load(self, name: str, version: str) -> ModelBundle:
         self.loads.append((name, version))
@@ -182,3 +188,46 @@ def _wait_for(condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def _rules_with_win_rate(rate: float) -> RulesConfig:
+    return load_rules().model_copy(update={"win": WinStageRules(default_probability=rate)})
+
+
+def test_a_model_answers_with_its_own_rules_and_keeps_them_when_dropped(
+        watcher: ModelWatcher, registry: FakeRegistry) -> None:
+    registry.bundles[("sql-model", "4")] = make_bundle(4, _rules_with_win_rate(0.33))
+    registry.champions["sql-model"] = "4"
+    watcher.check_once()
+    assert watcher.scorer.active.rules["sql"].source == "sql-model v4"
+    assert watcher.scorer.active.rules["sql"].rules.win.default_probability == 0.33
+    del registry.champions["sql-model"]  # no champion, no version listed: the last rules stay
+    watcher.check_once()
+    assert watcher.scorer.active.sql is None
+    assert watcher.scorer.active.rules["sql"].source == "sql-model v4"
+
+
+def test_without_a_champion_the_newest_versions_rules_answer(watcher: ModelWatcher,
+                                                             registry: FakeRegistry) -> None:
+    file_rules = watcher.scorer.active.rules["sql"]
+    registry.versions = ["3", "5"]
+    registry.bundles[("sql-model", "5")] = make_bundle(5, _rules_with_win_rate(0.44))
+    watcher.check_once()
+    assert watcher.scorer.active.fallback["sql"] == "no_champion"
+    assert watcher.scorer.active.rules["sql"].source == "sql-model v5"
+    watcher.check_once()
+    assert registry.loads == [("sql-model", "5")]  # read once per version
+    registry.versions.append("6")  # newest version unreadable: the rules in use stay
+    watcher.check_once()
+    assert watcher.scorer.active.rules["sql"].source == "sql-model v5"
+    assert file_rules.source == "rules file"
+
+
+def test_a_corrupt_newest_version_leaves_the_rules_file(watcher: ModelWatcher,
+                                                       registry: FakeRegistry) -> None:
+    registry.versions = ["7"]
+    registry.champions["sql-model"] = "7"  # no bundle: corrupt
+    watcher.check_once()
+    assert watcher.scorer.active.fallback["sql"] == "load_failed"
+    assert watcher.scorer.active.rules["sql"].source == "rules file"
+    assert registry.loads == [("sql-model", "7")]  # the failed version is not read again

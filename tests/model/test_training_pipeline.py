@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features import FeatureConfig, resolve_icp
 from features.registry import FeatureDef, FeatureRegistry
 from training.bundle import (
     BUNDLE_FILE,
@@ -27,6 +28,7 @@ from training.bundle import (
 )
 from training.explain import SHAP_NOTE
 from training.model import InsufficientDataError
+from training.rules import load_rules
 from training.split import split_by_time
 from training.train import TrainConfig, fit_bundle, train_model
 
@@ -177,7 +179,9 @@ def test_bundle_round_trips_through_a_directory(trained, examples, tmp_path: Pat
     assert sum(data["training_summary"]["features"]["industry"]["frequencies"].values()) \
         == pytest.approx(1.0)
     assert data["metrics"]["test"]["model"]["roc_auc"] == result.reports["model"].metrics["roc_auc"]
-    assert data["feature_config"] == {"horizon_days": 90}
+    assert data["feature_config"]["horizon_days"] == 90
+    assert data["feature_config"]["icp"] == resolve_icp(FeatureConfig()).model_dump(mode="json")
+    assert data["rules"] == load_rules().model_dump(mode="json")
     loaded = load_bundle(directory)
     pd.testing.assert_frame_equal(loaded.predict_frame(examples),
                                   result.bundle.predict_frame(examples))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.pipeline import FeatureConfig
+from features import FeatureConfig, resolve_icp
 from crm.settings import load_settings
 from crm.generate import GeneratorConfig, generate_crm
 from training.model import InsufficientDataError
 from training.registry import promote_challenger
+from training.rules import load_rules
 from training.train import TrainConfig
 from training.workflows import (
     build_holdout,
@@ -63,7 +65,10 @@ def test_same_seed_same_model_other_seed_other_model(tables, tmp_path: Path) -> 
     assert "seed" not in load_training_setup("sql").train_config.model_fields_set
     assert other.bundle.booster.model_to_string() != first.bundle.booster.model_to_string()
     assert first.reports["model"].metrics["roc_auc"] > first.reports["rules"].metrics["roc_auc"]
-    assert first.bundle.feature_config == FeatureConfig().to_dict()
+    resolved = replace(FeatureConfig(), icp=resolve_icp(FeatureConfig()))
+    assert first.bundle.feature_config == resolved.to_dict()
+    assert first.bundle.feature_config["icp"]["name"] == "jp-midmarket-saas"
+    assert first.bundle.rules == load_rules().model_dump(mode="json")
 
 
 def test_win_model_trains_on_deals_with_the_stage_rule_baseline(tables, tmp_path: Path) -> None:
