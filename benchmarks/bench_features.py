@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from features.icp import load_icp
-from features.pipeline import DEFAULT_ICP_FILE, FeatureConfig, build_lead_features
+from features.config import DEFAULT_ICP_FILE, FeatureConfig
+from features.leads import build_lead_features
 from crm.schema import ACTIVITY_TYPES
 
 END = pd.Timestamp("2026-10-31T00:00:00Z")

@@ -1,4 +1,4 @@
-"""Feature pipelines: CRM tables in, point-in-time feature frames out.
+"""Feature groups: CRM tables in, point-in-time feature frames out.
 
 The public API used by training, serving and the CLI::
 
@@ -7,17 +7,12 @@ The public API used by training, serving and the CLI::
 
 from features.bant import build_bant_features, build_status_features
 from features.behavioral import build_behavioral_features
-from features.examples import build_sql_examples, build_win_examples
+from features.config import FeatureConfig, resolve_icp
+from features.leads import build_lead_features, build_single_lead_features, lead_feature_registry
 from features.online import build_online_lead_features
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
-from features.pipeline import (
-    FeatureConfig,
-    build_lead_features,
-    build_single_lead_features,
-    lead_feature_registry,
-    resolve_icp,
-)
 from features.registry import FeatureDef, FeatureRegistry
+from features.training_sets import build_sql_examples, build_win_examples
 
 __all__ = [
     "FeatureConfig",

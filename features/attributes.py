@@ -33,8 +33,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from features.bant import lookup_lead_rows
-from features.behavioral import normalize_pairs
+from features.pointintime import lookup_lead_rows, normalize_pairs
 from features.registry import FeatureDef
 
 logger = logging.getLogger(__name__)

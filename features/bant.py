@@ -9,7 +9,7 @@ the 4 elements met, the timeline being one of them.
 
 Status features read the dated status columns (``mql_at``, ``recycled_at``) the same way.
 
-Scoring a lead before it exists is an error: ``lookup_lead_rows`` raises when a lead's
+Scoring a lead before it exists is an error: ``features.pointintime.lookup_lead_rows`` raises when a lead's
 ``created_at`` is at or after its ``as_of`` (and for unknown lead ids).
 """
 
@@ -18,7 +18,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.behavioral import NAT_US, US_PER_DAY, normalize_pairs, timestamps_to_us
+from features.pointintime import (
+    NAT_US,
+    US_PER_DAY,
+    lookup_lead_rows,
+    normalize_pairs,
+    timestamps_to_us,
+)
 from features.registry import FeatureDef
 
 BANT_ELEMENTS: tuple[str, ...] = ("budget", "authority", "need")
@@ -62,31 +68,6 @@ STATUS_FEATURES: tuple[FeatureDef, ...] = (
       "ナーチャリングへの差し戻し歴（1=あり）: {value}",
       "1 when recycled_at is before as_of."),
 )
-
-
-def lookup_lead_rows(leads: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
-    """Row position in ``leads`` of each pair's lead, checked.
-
-    Raises:
-        ValueError: unknown lead ids, duplicated ``leads.lead_id``, or a lead created at or
-            after its ``as_of`` (it cannot be scored before it exists).
-    """
-    if leads["lead_id"].duplicated().any():
-        sample = leads.loc[leads["lead_id"].duplicated(), "lead_id"].unique()[:5]
-        raise ValueError(f"leads.lead_id has duplicate values: {', '.join(map(str, sample))}")
-    rows = pd.Index(leads["lead_id"]).get_indexer(pairs["lead_id"])
-    if (rows < 0).any():
-        unknown = pairs.loc[rows < 0, "lead_id"].unique()[:5]
-        raise ValueError(f"unknown lead_id(s) not in leads: {', '.join(map(str, unknown))}")
-    created = timestamps_to_us(leads["created_at"], "leads.created_at")[rows]
-    as_of = timestamps_to_us(pairs["as_of"], "pairs.as_of")
-    early = created >= as_of
-    if early.any():
-        sample = pairs.loc[early, "lead_id"].unique()[:5]
-        raise ValueError(
-            f"{int(early.sum())} pair(s) have as_of at or before the lead's created_at "
-            f"(a lead cannot be scored before it exists): {', '.join(map(str, sample))}")
-    return rows
 
 
 def _confirmed_before(leads: pd.DataFrame, column: str, rows: np.ndarray,

@@ -5,7 +5,7 @@ attributes that the canonical model stores without history, so they are taken **
 values** for every ``as_of``: a company that grew past 1,000 employees last month counts as
 1,000+ for a lead scored two years ago. Only values that are genuinely dated respect ``as_of``:
 ``company_age_years`` (from ``founded_year``). How many contacts a company had before
-``as_of`` needs the whole leads table, so ``features.pipeline`` counts it
+``as_of`` needs the whole leads table, so ``features.leads`` counts it
 (``account_known_leads``).
 
 Text is normalised before it becomes a category: industry labels are NFKC-normalised,

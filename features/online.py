@@ -32,7 +32,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,13 +44,8 @@ from features.attributes import (
     parse_attribute_spec,
 )
 from features.bant import BANT_ELEMENTS, SQL_MIN_MET
-from features.behavioral import (
-    CHUNK_HALF_LIVES,
-    assemble_feature_frame,
-    NAT_US,
-    US_PER_DAY,
-    timestamps_to_us,
-)
+from features.behavioral import CHUNK_HALF_LIVES
+from features.config import FeatureConfig
 from features.firmographic import (
     EMPLOYEE_BANDS,
     EMPLOYEE_EDGES,
@@ -68,12 +63,10 @@ from features.firmographic import (
     same_company,
 )
 from features.icp import IcpConfig, score_icp_values
+from features.pointintime import NAT_US, US_PER_DAY, assemble_feature_frame, timestamps_to_us
 from features.registry import FeatureRegistry
 from features.titles import parse_title
 from crm.schema import ACTIVITY_TYPES
-
-if TYPE_CHECKING:  # pragma: no cover - the pipeline module imports the feature modules
-    from features.pipeline import FeatureConfig
 
 _TYPE_CODE = {name: code for code, name in enumerate(ACTIVITY_TYPES)}
 _N_TYPES = len(ACTIVITY_TYPES)
@@ -158,8 +151,8 @@ def build_online_lead_features(lead: Mapping[str, Any], account: Mapping[str, An
         account: the lead's accounts record, or None.
         events: the lead's activities and those of the other contacts of its company.
         as_of: timezone-aware scoring time.
-        config: the model's ``features.pipeline.FeatureConfig``.
-        icp: the resolved ICP of ``config`` (``features.pipeline.resolve_icp``).
+        config: the model's ``features.config.FeatureConfig``.
+        icp: the resolved ICP of ``config`` (``features.config.resolve_icp``).
         account_leads: the other leads of the company (blank activity accounts and lead
             counts); None for none.
 

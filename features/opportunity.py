@@ -18,30 +18,24 @@ Scoring a deal at or before its ``created_at`` is an error, as for leads.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from features.behavioral import (
+from features.behavioral import account_activity_features, account_feature_defs, prepare_activities
+from features.config import FeatureConfig
+from features.pointintime import (
     NAT_US,
     US_PER_DAY,
     EventIndex,
-    account_activity_features,
-    account_feature_defs,
     assemble_feature_frame,
     build_event_index,
     normalize_pairs,
     prefix_count,
-    prepare_activities,
     take_ids,
     timed,
     timestamps_to_us,
 )
 from features.registry import FeatureDef, FeatureRegistry
-
-if TYPE_CHECKING:  # pragma: no cover
-    from features.pipeline import FeatureConfig
 
 F = FeatureDef
 OPPORTUNITY_FEATURES: tuple[FeatureDef, ...] = (
@@ -222,7 +216,7 @@ def build_opportunity_features(tables: dict[str, pd.DataFrame], pairs: pd.DataFr
     Args:
         tables: canonical tables (opportunities, opportunity_stage_history, activities, leads).
         pairs: ``opportunity_id`` and timezone-aware ``as_of``.
-        config: ``features.pipeline.FeatureConfig`` (windows, stage order, weights).
+        config: ``features.config.FeatureConfig`` (windows, stage order, weights).
 
     Returns:
         One row per pair, pair order: ``opportunity_id``, ``as_of``, then

@@ -11,7 +11,7 @@ Scoring a batch of leads:
 2. turn each request into canonical records with slotted ids (``serving.request_records``);
 3. build each request's features with ``features.online.build_online_lead_features`` — the
    batch pipeline's values computed without pandas (a parity test holds them equal to
-   ``features.pipeline.build_lead_features``), using the model's own ``FeatureConfig`` (its
+   ``features.leads.build_lead_features``), using the model's own ``FeatureConfig`` (its
    ICP included, as stored in the bundle at training); a request whose features cannot be
    built gets its own error, the others are scored;
 4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
@@ -48,7 +48,8 @@ from features.online import (
     online_feature_frame,
 )
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
-from features.pipeline import FeatureConfig, lead_feature_registry, resolve_icp
+from features.config import FeatureConfig, resolve_icp
+from features.leads import lead_feature_registry
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.reasons import (model_reasons, rule_grades, rule_points, rule_reasons,

@@ -34,9 +34,10 @@ from typing import Callable, Literal, Mapping
 import pandas as pd
 import yaml
 
-from features.examples import build_sql_examples, build_win_examples
+from features.training_sets import build_sql_examples, build_win_examples
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
-from features.pipeline import FeatureConfig, build_lead_features, lead_feature_registry
+from features.config import FeatureConfig
+from features.leads import build_lead_features, lead_feature_registry
 from features.registry import FeatureRegistry
 from crm.settings import Settings
 from crm.schema import TABLES, empty_frame
@@ -145,7 +146,7 @@ def feature_registry(task: str, feature_config: FeatureConfig) -> FeatureRegistr
 
 def build_examples(task: str, tables: Tables, feature_config: FeatureConfig,
                    as_of_end: pd.Timestamp) -> pd.DataFrame:
-    """Labelled point-in-time snapshots of ``task`` (see ``features.examples``); a table
+    """Labelled point-in-time snapshots of ``task`` (see ``features.training_sets``); a table
     missing from ``tables`` counts as empty."""
     _check_tables(check_task(task), tables)
     build = build_win_examples if task == "win" else build_sql_examples

@@ -10,13 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.behavioral import (
-    DEFAULT_EVENT_WEIGHTS,
-    HIGH_INTENT_TYPES,
-    behavioral_feature_defs,
-    build_behavioral_features,
-)
-from features.pipeline import FeatureConfig
+from features.behavioral import behavioral_feature_defs, build_behavioral_features
+from features.config import DEFAULT_EVENT_WEIGHTS, HIGH_INTENT_TYPES, FeatureConfig
 from crm.schema import ACTIVITY_TYPES, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")

@@ -13,7 +13,7 @@ from features import (
     build_sql_examples,
     build_win_examples,
 )
-from features.examples import sql_labels
+from features.training_sets import sql_labels
 from crm.schema import coerce_rows
 
 T0 = pd.Timestamp("2025-01-01T00:00:00Z")

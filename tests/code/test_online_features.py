@@ -15,7 +15,7 @@ from features.online import (
     build_online_lead_features,
     online_feature_frame,
 )
-from features.pipeline import resolve_icp
+from features.config import resolve_icp
 from crm.generate import GeneratorConfig, generate_crm
 from tests.code.test_pipeline import ATTRIBUTE_CONFIG, CONFIG, ago, canon, lead, sample_tables
 

@@ -16,7 +16,7 @@ from features import (
     lead_feature_registry,
 )
 from features.icp import load_icp
-from features.pipeline import DEFAULT_ICP_FILE
+from features.config import DEFAULT_ICP_FILE
 from crm.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_rows
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")

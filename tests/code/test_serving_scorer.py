@@ -16,13 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.examples import build_sql_examples
-from features.pipeline import (
-    FeatureConfig,
-    build_lead_features,
-    build_single_lead_features,
-    lead_feature_registry,
-)
+from features.training_sets import build_sql_examples
+from features.config import FeatureConfig
+from features.leads import build_lead_features, build_single_lead_features, lead_feature_registry
 from crm.generate import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.reasons import rule_points

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.pipeline import FeatureConfig, lead_feature_registry
+from features.config import FeatureConfig
+from features.leads import lead_feature_registry
 from serving.scorer import LeadScorer
 from serving.watcher import ModelWatcher
 from training.bundle import ModelBundle

@@ -149,7 +149,7 @@ def test_whole_forecast_equals_the_forecast_made_at_the_time(crm: dict) -> None:
 
 def test_snapshot_agrees_with_the_win_model_features(crm: dict) -> None:
     from features.opportunity import build_opportunity_features
-    from features.pipeline import FeatureConfig
+    from features.config import FeatureConfig
 
     same = {"stage": "opp_stage", "amount": "opp_amount", "age_days": "opp_age_days",
             "days_in_stage": "opp_days_in_stage", "n_slips": "opp_close_date_pushes",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from features import FeatureConfig, build_lead_features, build_opportunity_features
 from features.icp import load_icp
-from features.pipeline import DEFAULT_ICP_FILE
+from features.config import DEFAULT_ICP_FILE
 from crm.schema import ACTIVITY_TYPES, coerce_table
 
 BASE = pd.Timestamp("2025-06-01T00:00:00Z")

@@ -58,7 +58,7 @@ def test_scores_follow_the_hidden_icp(trained, crm) -> None:
 
 
 def _test_slice(trained, tables) -> pd.DataFrame:
-    from features.pipeline import FeatureConfig
+    from features.config import FeatureConfig
     from training.workflows import build_examples, default_as_of_end
 
     config = FeatureConfig.from_dict(trained.bundle.feature_config)

@@ -28,9 +28,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.examples import build_sql_examples, build_win_examples
+from features.training_sets import build_sql_examples, build_win_examples
 from features.opportunity import opportunity_feature_registry
-from features.pipeline import FeatureConfig, lead_feature_registry
+from features.config import FeatureConfig
+from features.leads import lead_feature_registry
 from crm.generate import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.process import ServerProcess

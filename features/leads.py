@@ -1,19 +1,16 @@
-"""The lead feature pipeline: one code path for training, batch scoring and single-lead serving.
+"""Lead features: every feature of every ``(lead_id, as_of)`` pair, point in time.
 
 ``build_lead_features(tables, pairs, config)`` computes every lead feature for any set of
-``(lead_id, as_of)`` pairs: behavioral and account roll-up (``features.behavioral``), BANT and
-status (``features.bant``), firmographics and job title (``features.firmographic``), ICP fit
+pairs: behavioral and account roll-up (``features.behavioral``), BANT and status
+(``features.bant``), firmographics and job title (``features.firmographic``), ICP fit
 (``features.icp``) and the declared keys of ``leads.attributes`` (``features.attributes``).
-``build_single_lead_features`` wraps one lead, its account and its
-activities into one-row tables and calls ``build_lead_features`` (the reference for one lead).
-The scoring service uses ``features.online`` instead: the same features computed from plain
-records without pandas (~0.2 ms instead of ~20 ms), held equal to this pipeline by parity tests.
+The scoring service computes one lead from plain records with ``features.online``.
 
 Point in time: a feature at ``as_of`` uses only records with timestamps strictly before
 ``as_of``; a pair whose lead was created at or after its ``as_of`` is an error (see
-``features.bant.lookup_lead_rows``). Firmographics and lead attributes have no history in the
-canonical model and are used as current values, taken as known at the lead's creation (see
-``features.firmographic`` and ``features.attributes``).
+``features.pointintime.lookup_lead_rows``). Firmographics and lead attributes have no history
+in the canonical model and are used as current values, taken as known at the lead's creation
+(see ``features.firmographic`` and ``features.attributes``).
 
 ``lead_feature_registry(config)`` names every output column with its dtype, kind and EN/JA
 phrases; a trained model stores ``registry.to_dict()`` and ``config.to_dict()``.
@@ -21,158 +18,28 @@ phrases; a trained model stores ``registry.to_dict()`` and ``config.to_dict()``.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from features.attributes import (
-    attribute_feature_defs,
-    build_attribute_features,
-    check_attribute_specs,
-)
-from features.bant import (
-    BANT_FEATURES,
-    STATUS_FEATURES,
-    build_bant_features,
-    build_status_features,
-    lookup_lead_rows,
-)
-from features.behavioral import (
-    DEFAULT_EVENT_WEIGHTS,
-    HIGH_INTENT_TYPES,
+from crm.schema import SchemaViolationError, coerce_table, empty_frame
+from features.attributes import attribute_feature_defs, build_attribute_features
+from features.bant import BANT_FEATURES, STATUS_FEATURES, build_bant_features, build_status_features
+from features.behavioral import behavioral_feature_defs, build_behavioral_features
+from features.config import FeatureConfig, resolve_icp
+from features.firmographic import FIRMOGRAPHIC_FEATURES, build_firmographic_features
+from features.icp import ICP_FEATURES, score_icp
+from features.pointintime import (
     NAT_US,
     assemble_feature_frame,
-    behavioral_feature_defs,
-    build_behavioral_features,
     build_event_index,
+    lookup_lead_rows,
     normalize_pairs,
     timed,
     timestamps_to_us,
 )
-from features.firmographic import FIRMOGRAPHIC_FEATURES, build_firmographic_features
-from features.icp import ICP_FEATURES, IcpConfig, load_icp, parse_icp, score_icp
 from features.registry import FeatureDef, FeatureRegistry
-from crm.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_table, empty_frame
-
-DEFAULT_ICP_FILE = Path(__file__).resolve().parents[1] / "config" / "icp.yaml"
-DEFAULT_STAGE_ORDER: tuple[str, ...] = ("prospecting", "qualification", "proposal", "negotiation")
-
-_POSITIVE_INTS = ("horizon_days", "snapshot_every_days", "max_snapshots",
-                  "velocity_recent_days", "velocity_baseline_days", "engaged_contact_days")
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Every setting of the feature pipeline; travels with a trained model (``to_dict``).
-
-    Attributes:
-        windows_days: look-back windows for counts and account roll-ups.
-        half_life_days: half-life of the decayed engagement score.
-        horizon_days: SQL label horizon (training examples).
-        snapshot_every_days: spacing of periodic training snapshots.
-        max_snapshots: most snapshots per lead / opportunity (the first one included).
-        velocity_recent_days / velocity_baseline_days: the two periods velocity compares.
-        engaged_contact_days: window of ``account_engaged_contacts_<n>d``.
-        event_weights: weight per activity type in the decayed score; types with weight > 0
-            count as engagement for the account roll-up. Missing types weigh 0.
-        high_intent_types: types behind ``days_since_last_high_intent``.
-        count_types: types that get a count per window.
-        sql_timeline_months: longest BANT timeline that counts as met.
-        stage_order: opportunity stages from first to last (regressions, stage rank).
-        icp: an IcpConfig, a path to an ICP YAML file, or None for ``config/icp.yaml``.
-        attributes: keys of ``leads.attributes`` used as features, key -> ``float``, ``bool``
-            or ``category`` (optionally ``:actionable``; default kind fixed); feature
-            ``attr_<key>``. Empty by default (see ``features.attributes``).
-    """
-
-    windows_days: tuple[int, ...] = (7, 30, 90)
-    half_life_days: float = 14.0
-    horizon_days: int = 90
-    snapshot_every_days: int = 14
-    max_snapshots: int = 12
-    velocity_recent_days: int = 7
-    velocity_baseline_days: int = 21
-    engaged_contact_days: int = 30
-    event_weights: Mapping[str, float] = field(
-        default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS), hash=False)
-    high_intent_types: tuple[str, ...] = HIGH_INTENT_TYPES
-    count_types: tuple[str, ...] = ACTIVITY_TYPES
-    sql_timeline_months: float = 3.0
-    stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER
-    icp: IcpConfig | str | Path | None = field(default=None, hash=False)
-    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        for name in ("windows_days", "high_intent_types", "count_types", "stage_order"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        object.__setattr__(self, "event_weights", dict(self.event_weights))
-        object.__setattr__(self, "attributes", check_attribute_specs(self.attributes))
-        self._check_numbers()
-        self._check_types()
-
-    def _check_numbers(self) -> None:
-        windows = self.windows_days
-        if not windows or any(not isinstance(w, int) or w <= 0 for w in windows):
-            raise ValueError(f"windows_days must be positive whole days, got {windows!r}")
-        if len(set(windows)) != len(windows):
-            raise ValueError(f"windows_days has duplicates: {windows!r}")
-        for name in _POSITIVE_INTS:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        for name in ("half_life_days", "sql_timeline_months"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-
-    def _check_types(self) -> None:
-        for name in ("high_intent_types", "count_types"):
-            unknown = sorted(set(getattr(self, name)) - set(ACTIVITY_TYPES))
-            if unknown:
-                raise ValueError(f"{name} has unknown activity type(s) {unknown}")
-        unknown = sorted(set(self.event_weights) - set(ACTIVITY_TYPES))
-        if unknown:
-            raise ValueError(f"event_weights has unknown activity type(s) {unknown}")
-        for name, weight in self.event_weights.items():
-            if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-                raise ValueError(f"event_weights[{name!r}] must be a number >= 0, got {weight!r}")
-        if len(set(self.stage_order)) != len(self.stage_order):
-            raise ValueError(f"stage_order has duplicates: {self.stage_order!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (the ICP as its plain data, or its path)."""
-        data: dict[str, Any] = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            data[item.name] = (list(value) if isinstance(value, tuple)
-                               else dict(value) if isinstance(value, Mapping) else value)
-        icp = self.icp
-        data["icp"] = (icp.model_dump(mode="json") if isinstance(icp, IcpConfig)
-                       else None if icp is None else str(icp))
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FeatureConfig":
-        """Inverse of ``to_dict``; unknown keys are errors."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown FeatureConfig key(s) {unknown}")
-        values = dict(data)
-        if isinstance(values.get("icp"), Mapping):
-            values["icp"] = parse_icp(dict(values["icp"]), source="FeatureConfig.icp")
-        return cls(**values)
-
-
-def resolve_icp(config: FeatureConfig) -> IcpConfig:
-    """The ICP of ``config``: as given, loaded from its path, or the default file."""
-    if isinstance(config.icp, IcpConfig):
-        return config.icp
-    return load_icp(DEFAULT_ICP_FILE if config.icp is None else config.icp)
 
 
 ACCOUNT_LEADS_FEATURE = FeatureDef(

@@ -34,9 +34,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from features.behavioral import NAT_US, US_PER_DAY, timestamps_to_us
+from features.config import FeatureConfig
+from features.leads import build_lead_features
 from features.opportunity import build_opportunity_features
-from features.pipeline import FeatureConfig, build_lead_features
+from features.pointintime import NAT_US, US_PER_DAY, timestamps_to_us
 
 logger = logging.getLogger(__name__)
 
