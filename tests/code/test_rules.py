@@ -109,7 +109,7 @@ def test_bad_rules_file_names_the_key(tmp_path: Path, text: str, message: str) -
 
 def test_shipped_rules_read_only_registered_lead_features() -> None:
     from features.config import FeatureConfig
-from features.leads import lead_feature_registry
+    from features.leads import lead_feature_registry
 
     registry = lead_feature_registry(FeatureConfig())
     assert load_rules().features <= set(registry.names)
