@@ -293,7 +293,7 @@ class _NaiveTimestamps(Exception):
     pass
 
 
-def _coerce_column(values: pd.Series, kind: Kind) -> tuple[pd.Series, pd.Series, str]:
+def coerce_column(values: pd.Series, kind: Kind) -> tuple[pd.Series, pd.Series, str]:
     """Convert ``values`` to ``kind``; return (converted, failed mask, reason for failures)."""
     present = values.notna()
     if kind == "str":
@@ -369,7 +369,7 @@ def coerce_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
                 problems.append(_violations(spec.name, col.name, keys, None,
                                             "required column is missing"))
             continue
-        converted, bad, reason = _coerce_column(frame[col.name], col.kind)
+        converted, bad, reason = coerce_column(frame[col.name], col.kind)
         out[col.name] = converted
         if bad.any():
             problems.append(_violations(spec.name, col.name, keys[bad.to_numpy()],

@@ -118,14 +118,24 @@ def import_(
     db: DatabaseOption = None,
     replace: Annotated[bool, typer.Option(help="Empty the target tables first.")] = False,
     rejections: Annotated[Optional[Path], typer.Option(help="Write all rejections as CSV.")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Dry run: map and validate, print the counts and the first "
+                        "rejections, write nothing to the store.")] = False,
 ) -> None:
     """Map a CRM export to the canonical tables, load the valid rows, report the rest."""
-    from crm.importer import format_rejection_report, import_crm, load_mapping
+    from crm.importer import MappingError, format_rejection_report, import_crm, load_mapping
 
-    result = import_crm(load_mapping(mapping), source)
-    settings = _settings(db)
-    _store(settings).write_tables(result.tables, mode="replace" if replace else "append")
+    try:
+        result = import_crm(load_mapping(mapping), source)
+    except MappingError as error:
+        console.print(f"[red]mapping error[/red]: {error}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not check:
+        _store(_settings(db)).write_tables(result.tables,
+                                           mode="replace" if replace else "append")
     console.print(format_rejection_report(result), markup=False, soft_wrap=True)
+    if check:
+        console.print("dry run (--check): nothing was written to the store")
     if rejections is not None:
         result.rejections.to_csv(rejections, index=False)
         console.print(f"all {len(result.rejections):,} rejections written to {rejections}")

@@ -40,8 +40,11 @@ Mapping YAML (full guide with examples: ``config/mappings/README.md``)::
 
 More column options: ``missing_values`` (extra tokens for this column), ``allowed_from:
 {file, column}`` (value must be listed in another file), ``scale`` (multiply a number),
-``timeline: {start, step}`` (a synthetic timestamp from a monotone id's order) and ``when``
-(the value is set only on rows meeting the conditions, missing elsewhere). A table may list
+``timeline: {start, step}`` (a synthetic timestamp from a monotone id's order), generated
+origins for exports without ids or times (``row_id: {prefix, start, width}``, ``row_order:
+{start, step}``, ``period: {column, first_year}``) and ``when`` (the value is set only on rows
+meeting the conditions; ``default`` fills the others). A table may ``join`` columns of another
+file on a key (``present_as`` says whether the key is there, e.g. a label). A table may list
 ``rows:`` templates (each with ``when`` and ``columns``) to make several canonical rows from one
 source row, e.g. stage-history rows from two date columns.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from datetime import date, datetime
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,19 +97,108 @@ class Timeline(_Strict):
     start: datetime
     step: str
 
-    @field_validator("start")
+    _aware = field_validator("start")(lambda cls, v: _aware_start(v))
+    _positive = field_validator("step")(lambda cls, v: _positive_step(v))
+
+
+class RowId(_Strict):
+    """A generated row id: ``prefix`` + (``start`` + the row's position in the export, counted
+    over all of the table's files in read order, before filters), zero-padded to ``width``."""
+
+    prefix: str = ""
+    start: int = 1
+    width: int = Field(0, ge=0, le=20)
+
+
+class RowOrder(_Strict):
+    """A synthetic timestamp from the rows' order: ``start`` + position × ``step`` (the export
+    is taken to be in time order; positions count over all files, before filters)."""
+
+    start: datetime
+    step: str
+
+    _aware = field_validator("start")(lambda cls, v: _aware_start(v))
+    _positive = field_validator("step")(lambda cls, v: _positive_step(v))
+
+
+class Period(_Strict):
+    """A timestamp from a period column and the rows' order. ``column`` holds the month of each
+    row: ``YYYY-MM`` (or a date), or a month alone (1-12, ``jan``/``January``/``5月``), in which
+    case the export must be in time order and ``first_year`` says the first row's year: the
+    year rolls over each time the month goes back. The rows of one month are spread evenly over
+    it in their order (the k-th of n at start + (k + 0.5) / n of the month), in ``timezone``
+    (default: the mapping's, else UTC)."""
+
+    column: str
+    first_year: int | None = Field(None, ge=1900, le=2200)
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(lambda cls, v: _check_timezone(v))
+
+
+def _aware_start(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("start needs a timezone, e.g. 2019-01-01T00:00:00Z")
+    return value
+
+
+def _positive_step(value: str) -> str:
+    if parse_duration(value) <= pd.Timedelta(0):
+        raise ValueError(f"step {value!r} must be a positive duration such as 57min or 1h")
+    return value
+
+
+class Join(_Strict):
+    """Columns of another file of the export, joined to each row on a key (a left join: rows
+    without a match keep going, with the joined columns missing).
+
+    ``on`` names the key column (the same name in both files) or ``{left: ..., right: ...}``.
+    The joined file's columns are read as ``<name>.<column>`` (``name`` defaults to the file's
+    stem); ``present_as`` adds a column holding ``true``/``false``: whether the row's key is in
+    the other file (e.g. a label kept in a file of closed deals). Every column of the other file
+    must be the key, listed in ``columns`` or listed in ``exclude`` with the reason, as for the
+    table's own files. A key repeated in the other file is an error unless ``keep`` says which
+    of its rows to use (``first`` or ``last`` in file order)."""
+
+    file: str
+    on: str | dict[str, str]
+    name: str | None = None
+    columns: list[str] = []
+    present_as: str | None = None
+    exclude: dict[str, str] = {}
+    keep: Literal["error", "first", "last"] = "error"
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+
+    @field_validator("columns", mode="before")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("start needs a timezone, e.g. 2019-01-01T00:00:00Z")
+    def _list(cls, value: object) -> object:
+        return _as_list(value)
+
+    @field_validator("on")
+    @classmethod
+    def _keys(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(value, dict) and set(value) != {"left", "right"}:
+            raise ValueError("on takes a column name or {left: <column here>, right: <column "
+                             "in the joined file>}")
         return value
 
-    @field_validator("step")
-    @classmethod
-    def _positive(cls, value: str) -> str:
-        if parse_duration(value) <= pd.Timedelta(0):
-            raise ValueError(f"step {value!r} must be a positive duration such as 57min or 1h")
-        return value
+    @property
+    def alias(self) -> str:
+        return self.name or Path(self.file).stem
+
+    @property
+    def left_key(self) -> str:
+        return self.on if isinstance(self.on, str) else self.on["left"]
+
+    @property
+    def right_key(self) -> str:
+        return self.on if isinstance(self.on, str) else self.on["right"]
+
+    def made_columns(self) -> list[str]:
+        """The source columns this join adds to each row."""
+        made = [f"{self.alias}.{c}" for c in self.columns]
+        return made + ([self.present_as] if self.present_as else [])
 
 
 def parse_duration(text: str) -> pd.Timedelta:
@@ -136,6 +226,9 @@ class ColumnMap(_Strict):
     date_format: str | None = None
     timezone: str | None = None
     timeline: Timeline | None = None
+    row_id: RowId | None = None
+    row_order: RowOrder | None = None
+    period: Period | None = None
     when: list[Condition] = []
 
     @field_validator("constant", "default", mode="before")
@@ -175,10 +268,12 @@ class ColumnMap(_Strict):
     @model_validator(mode="after")
     def _one_origin(self) -> "ColumnMap":
         origins = [n for n, v in (("from", self.source), ("constant", self.constant),
-                                  ("copy_of", self.copy_of)) if v is not None]
+                                  ("copy_of", self.copy_of), ("row_id", self.row_id),
+                                  ("row_order", self.row_order), ("period", self.period))
+                   if v is not None]
         if len(origins) != 1:
-            raise ValueError("needs exactly one of from, constant, copy_of "
-                             f"(got {', '.join(origins) or 'none'})")
+            raise ValueError("needs exactly one of from, constant, copy_of, row_id, row_order, "
+                             f"period (got {', '.join(origins) or 'none'})")
         if self.offset is not None and self.copy_of is None:
             raise ValueError("offset is only allowed with copy_of")
         if self.timeline is not None and self.source is None:
@@ -187,7 +282,8 @@ class ColumnMap(_Strict):
 
     def source_columns(self) -> set[str]:
         """Source columns this column reads (its ``from`` and ``when`` columns)."""
-        return ({self.source} if self.source else set()) | {c.column for c in self.when}
+        period = {self.period.column} if self.period else set()
+        return ({self.source} if self.source else set()) | period | {c.column for c in self.when}
 
 
 class AttributeMap(ColumnMap):
@@ -200,7 +296,8 @@ class AttributeMap(ColumnMap):
     def _plain_source(self) -> "AttributeMap":
         if self.source is None:
             raise ValueError("an attribute needs from (a source column)")
-        extra = [n for n in ("date_format", "timeline", "timezone") if getattr(self, n)]
+        extra = [n for n in ("date_format", "timeline", "timezone", "row_id", "row_order",
+                             "period") if getattr(self, n)]
         if extra:
             raise ValueError(f"{', '.join(extra)} not allowed in an attribute")
         return self
@@ -254,8 +351,9 @@ class TableMap(_Strict):
     attributes: list[AttributeMap] = []
     exclude: dict[str, str] = {}
     references: dict[str, str] = {}
+    join: list[Join] = []
 
-    @field_validator("file", "filters", mode="before")
+    @field_validator("file", "filters", "join", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
         return _as_list(value)
@@ -295,7 +393,18 @@ class TableMap(_Strict):
                 used.setdefault(column, f"attributes.{attr.key}")
         for column in self.duplicates.ignore if self.duplicates else []:
             used.setdefault(column, "duplicates.ignore")
+        for i, join in enumerate(self.join):
+            used.setdefault(join.left_key, f"join[{i}].on")
         return used
+
+    def joined_columns(self) -> set[str]:
+        """The source columns the joins add (``<name>.<column>`` and ``present_as``)."""
+        return {c for join in self.join for c in join.made_columns()}
+
+    def file_columns(self) -> dict[str, str]:
+        """The used source columns that must come from the table's own files."""
+        joined = self.joined_columns()
+        return {c: where for c, where in self.source_columns().items() if c not in joined}
 
     def is_excluded(self, column: str) -> bool:
         """True if ``column`` matches an ``exclude`` entry (glob patterns allowed)."""
@@ -406,11 +515,46 @@ def _column_problems(spec: schema.TableSpec, name: str, colmap: ColumnMap,
                      if getattr(colmap, option) is not None]
     if colmap.scale is not None and kind not in ("int", "float"):
         problems.append(f"{where}: scale is only for number columns ({name} is {kind})")
+    problems += _value_problems(spec.column(name), colmap, where)
+    if (colmap.row_order or colmap.period) and kind != "datetime":
+        problems.append(f"{where}: row_order and period make timestamps ({name} is {kind})")
     target = colmap.copy_of
     if target is not None and (target not in columns or columns[target].copy_of is not None):
         problems.append(f"{where}: copy_of {target!r} must name a column mapped with from or "
                         "constant in the same table")
     return problems
+
+
+def _value_problems(column: schema.ColumnSpec, colmap: ColumnMap, where: str) -> list[str]:
+    """Constants, value-map targets and defaults that the canonical column cannot hold: found
+    once, when the mapping loads, instead of once per row."""
+    given = [("constant", colmap.constant), ("default", colmap.default)]
+    given += [(f"values[{key!r}]", value) for key, value in (colmap.values or {}).items()]
+    problems = []
+    for option, text in given:
+        reason = None if text is None else value_problem(column, text)
+        if reason:
+            problems.append(f"{where}.{option}: {text!r} {reason}")
+    return problems
+
+
+def value_problem(column: schema.ColumnSpec, text: str) -> str | None:
+    """Why ``text`` cannot be a value of ``column`` (None when it can), by the schema's own
+    coercion and its allowed values and bounds. Timestamps are not checked here: they are
+    read with the mapping's date format and timezone."""
+    if column.kind == "datetime":
+        return None
+    values, bad, reason = schema.coerce_column(pd.Series([text], dtype="object"), column.kind)
+    if bool(bad.iloc[0]):
+        return reason
+    if column.allowed is not None and text not in column.allowed:
+        return f"is not one of {', '.join(column.allowed)}"
+    number = values.iloc[0] if column.kind in ("int", "float") else None
+    if number is not None and column.min_value is not None and number < column.min_value:
+        return f"is below the minimum {column.min_value:g}"
+    if number is not None and column.max_value is not None and number > column.max_value:
+        return f"is above the maximum {column.max_value:g}"
+    return None
 
 
 def _reference_problems_in(table: str, tmap: TableMap, mapping: ImportMapping,

@@ -1,7 +1,8 @@
 """Row problems: what is wrong with which row, the common currency of mapping and validation.
 
 A problem frame has columns ``column``, ``value``, ``reason`` and is indexed by row position;
-``SOURCE_FILE`` / ``SOURCE_ROW`` are the columns the reader adds to say where a row came from.
+``SOURCE_FILE`` / ``SOURCE_ROW`` / ``SOURCE_POSITION`` are the columns the reader adds to say
+where a row came from.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 SOURCE_FILE, SOURCE_ROW = "__source_file__", "__source_row__"
+SOURCE_POSITION = "__source_position__"  # 0-based order of the row over all of a table's files
 
 
 def problem(column: str, values: pd.Series, reason: str) -> pd.DataFrame:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm.importer.mapping import ImportMapping, MappingError, TableMap
-from crm.importer.problems import SOURCE_FILE, SOURCE_ROW
+from crm.importer.mapping import ImportMapping, Join, MappingError, TableMap
+from crm.importer.problems import SOURCE_FILE, SOURCE_POSITION, SOURCE_ROW
 
 
 def read_file(path: Path, delimiter: str = ",", encoding: str = "utf-8-sig") -> pd.DataFrame:
@@ -82,21 +82,72 @@ def read_table_source(table: str, tmap: TableMap, paths: list[Path], folder: Pat
         frame[SOURCE_ROW] = np.arange(1, len(frame) + 1)
         parts.append(frame)
     combined = pd.concat(parts, ignore_index=True)
+    combined[SOURCE_POSITION] = np.arange(len(combined))
     tokens = {"", *(tmap.missing_values if tmap.missing_values is not None
                     else mapping.missing_values)}
-    return _normalise_missing(combined, tokens)
+    combined = _normalise_missing(combined, tokens)
+    for i, join in enumerate(tmap.join):
+        other = _normalise_missing(_read_joined(table, i, join, folder), tokens)
+        combined = join_file(combined, other, join, f"tables.{table}.join[{i}]")
+    return combined
+
+
+def _read_joined(table: str, i: int, join: Join, folder: Path) -> pd.DataFrame:
+    path = folder / join.file
+    where = f"tables.{table}.join[{i}]"
+    if not path.is_file():
+        raise MappingError(f"{where}.file: no file {join.file!r} in {folder}")
+    frame = read_file(path, join.delimiter, join.encoding)
+    columns = list(frame.columns)
+    missing = [c for c in [join.right_key, *join.columns] if c not in columns]
+    if missing:
+        raise MappingError(f"{join.file}: missing column(s) {missing} (used by {where}); "
+                           f"columns in the file: {columns}")
+    known = {join.right_key, *join.columns}
+    unlisted = [c for c in columns if c not in known
+                and not any(fnmatch.fnmatchcase(c, pattern) for pattern in join.exclude)]
+    if unlisted:
+        raise MappingError(f"{join.file}: column(s) {unlisted} are not in the mapping; list them "
+                           f"under {where}.columns, or under {where}.exclude with the reason")
+    return frame
+
+
+def join_file(rows: pd.DataFrame, other: pd.DataFrame, join: Join, where: str) -> pd.DataFrame:
+    """Left-join ``other``'s listed columns (as ``<name>.<column>``) and ``present_as`` onto
+    ``rows`` by the join key; rows keep their order and number."""
+    key = other[join.right_key]
+    repeated = key.notna() & key.duplicated(keep=False)
+    if repeated.any() and join.keep == "error":
+        examples = ", ".join(map(repr, key[repeated].unique()[:3]))
+        raise MappingError(f"{where}: {int(repeated.sum()):,} rows of {join.file} share a key "
+                           f"{join.right_key!r} with another row (e.g. {examples}); set keep: "
+                           "first or keep: last to choose one")
+    kept = other[key.notna()].drop_duplicates(join.right_key, keep=join.keep
+                                              if join.keep != "error" else "first")
+    lookup = kept.set_index(join.right_key)
+    position = lookup.index.get_indexer(rows[join.left_key])
+    found = position >= 0
+    out = rows.copy()
+    for column in join.columns:
+        values = lookup[column].to_numpy(dtype=object)[np.where(found, position, 0)]
+        out[f"{join.alias}.{column}"] = pd.Series(values, index=rows.index,
+                                                  dtype="str").where(found)
+    if join.present_as:
+        out[join.present_as] = pd.Series(np.where(found, "true", "false"), index=rows.index,
+                                         dtype="str")
+    return out
 
 
 def _check_source_columns(table: str, tmap: TableMap, mapping: ImportMapping, label: str,
                           columns: list[str]) -> None:
-    used = tmap.source_columns()
+    used = tmap.file_columns()
     missing = [c for c in used if c not in columns]
     if missing:
         uses = "; ".join(f"{c!r} (used by tables.{table}.{used[c]})" for c in missing)
         raise MappingError(f"{label}: missing source column(s) {uses}; "
                            f"columns in the file: {columns}")
     readers = [t for t in mapping.tables.values() if t.file == tmap.file]
-    known = set().union(*(t.source_columns() for t in readers))
+    known = set().union(*(t.file_columns() for t in readers))
     unlisted = [c for c in columns if c not in known and not any(t.is_excluded(c) for t in readers)]
     if unlisted:
         raise MappingError(f"{label}: column(s) {unlisted} are not in the mapping; map them, "
@@ -110,7 +161,7 @@ def _normalise_missing(frame: pd.DataFrame, tokens: set[str]) -> pd.DataFrame:
     out = frame.copy()
     for name in frame.columns:
         values = frame[name]
-        if name in (SOURCE_FILE, SOURCE_ROW):
+        if name in (SOURCE_FILE, SOURCE_ROW, SOURCE_POSITION):
             continue
         if isinstance(values.dtype, pd.StringDtype):
             values = values.str.strip()

@@ -9,7 +9,7 @@ import pandas as pd
 
 from crm import schema
 from crm.importer.canonical import Mapped
-from crm.importer.problems import SOURCE_FILE, SOURCE_ROW
+from crm.importer.problems import SOURCE_FILE, SOURCE_POSITION, SOURCE_ROW
 
 REJECTION_COLUMNS = ["table", "source_file", "source_row", "row_key", "column", "value", "reason"]
 COUNT_COLUMNS = ["table", "source_rows", "read", "filtered", "rejected", "loaded"]
@@ -46,7 +46,8 @@ def _no_duplicates() -> pd.DataFrame:
 def find_repeated_rows(raw: pd.DataFrame, ignore: list[str], table: str) -> pd.DataFrame:
     """Source rows equal to an earlier row in every column except ``ignore`` (after
     missing-value tokens are applied), with the earlier row they repeat."""
-    columns = [c for c in raw.columns if c not in (*ignore, SOURCE_FILE, SOURCE_ROW)]
+    columns = [c for c in raw.columns
+               if c not in (*ignore, SOURCE_FILE, SOURCE_ROW, SOURCE_POSITION)]
     positions = pd.Series(np.arange(len(raw)), index=raw.index)
     group = raw[columns].groupby(columns, dropna=False, sort=False).ngroup()
     first = positions.groupby(group.to_numpy()).transform("first").to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _import_table(table: str, tmap: TableMap, raw: pd.DataFrame, ctx: Context,
             warnings.append(f"{table}: {len(duplicates):,} source rows repeat an earlier row in "
                             f"every column except {', '.join(tmap.duplicates.ignore)} "
                             "(reported in duplicates, not dropped)")
-    mapped = map_rows(spec, tmap, raw, ctx)
+    mapped = map_rows(spec, tmap, raw, dataclasses.replace(ctx, rows=raw))
     valid, problems = validate_rows(spec, tmap, mapped, loaded, warnings)
     frame = schema.validate_table(table, valid.reset_index(drop=True))
     rejected = problems.index.nunique()

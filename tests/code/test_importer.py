@@ -414,8 +414,11 @@ def test_naive_dates_without_a_timezone_are_rejected(tmp_path: Path) -> None:
         "has no timezone and the mapping sets none (add timezone:)"}
 
 
-def test_local_times_in_a_daylight_saving_gap_are_rejected(tmp_path: Path) -> None:
-    csv = "Id,Created\nA,2024-03-10 02:30\nB,2024-03-10 03:30\n"
+def test_local_times_in_a_daylight_saving_gap_move_forward_and_overlaps_take_the_first(
+        tmp_path: Path) -> None:
+    # 2024-03-10 02:30 does not exist in New York (clocks jump 02:00 -> 03:00); a date-only
+    # export at midnight hits this on DST days in zones that switch at midnight.
+    csv = "Id,Created\nA,2024-03-10 02:30\nB,2024-03-10 03:30\nC,2024-11-03 01:30\n"
     mapping = """\
         version: 1
         name: t
@@ -427,9 +430,11 @@ def test_local_times_in_a_daylight_saving_gap_are_rejected(tmp_path: Path) -> No
                       created_at: Created}
         """
     result = _import(tmp_path, csv=csv, mapping=mapping)
-    assert result.tables["leads"]["lead_id"].tolist() == ["B"]
-    assert result.rejections["reason"].tolist() == [
-        "is not a valid local time in America/New_York (daylight-saving gap or overlap)"]
+    created = result.tables["leads"].set_index("lead_id")["created_at"]
+    assert len(result.rejections) == 0
+    assert created["A"] == pd.Timestamp("2024-03-10 07:00", tz="UTC")  # 03:00 EDT
+    assert created["B"] == pd.Timestamp("2024-03-10 07:30", tz="UTC")
+    assert created["C"] == pd.Timestamp("2024-11-03 05:30", tz="UTC")  # 01:30 EDT, the first
 
 
 def test_a_value_the_canonical_type_cannot_hold_is_rejected(tmp_path: Path) -> None:
@@ -507,8 +512,8 @@ def test_unknown_encoding_bytes_ask_for_an_encoding(tmp_path: Path) -> None:
     ("  leads:", "  lead:", "tables.lead: not a canonical table"),
     ("timezone: Asia/Tokyo", "timezone: Asia/Osaka", "timezone: unknown timezone 'Asia/Osaka'"),
     ("status: {from: Converted,", "status: {constant: new, from: Converted,",
-     "tables.leads.columns.status: needs exactly one of from, constant, copy_of (got from, "
-     "constant)"),
+     "tables.leads.columns.status: needs exactly one of from, constant, copy_of, row_id, "
+     "row_order, period (got from, constant)"),
     ("offset: 1D", "offset: a while",
      "tables.leads.columns.sql_at.offset: 'a while' is not a duration"),
     ("transform: slug}", "transform: camel}", "tables.leads.columns.account_id.transform"),
