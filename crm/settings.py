@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -46,6 +47,28 @@ class Settings(BaseSettings):
     win_model_name: str = "leadscore-win"
     seed: int = 42
 
+    def absolute(self, base: Path | None = None) -> "Settings":
+        """These settings with every relative location (data folder, SQLite files, artifact
+        root) made absolute against ``base`` (default: the working directory), so that a
+        process started in another folder finds the same files."""
+        base = (base or Path.cwd()).resolve()
+        return self.model_copy(update={
+            "data_dir": base / self.data_dir,
+            "database_url": _absolute_sqlite(self.database_url, base),
+            "mlflow_tracking_uri": _absolute_sqlite(self.mlflow_tracking_uri, base),
+            "mlflow_artifact_root": base / self.mlflow_artifact_root})
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as its ``LEADSCORE_*`` environment variable (for a child process)."""
+        env = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            env[f"LEADSCORE_{name.upper()}"] = text
+        return env
+
     @model_validator(mode="after")
     def _default_database_url(self) -> "Settings":
         if self.database_url is None:
@@ -63,6 +86,27 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
         return (init_settings, env_settings, yaml_source)
+
+
+def _absolute_sqlite(url: str | None, base: Path) -> str | None:
+    """``sqlite:///relative.db`` against ``base``; any other URL as it is."""
+    prefix = "sqlite:///"
+    if url is None or not url.startswith(prefix) or url.startswith(prefix + "/"):
+        return url
+    location = url.removeprefix(prefix)
+    if location in ("", ":memory:") or location.startswith("file:"):
+        return url
+    return f"{prefix}{base / location}"
+
+
+def redact_url(url: str | None) -> str:
+    """A database or tracking URL fit for a log line: any password replaced by ``***``."""
+    if not url:
+        return str(url)
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1] if "@" in url else url
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from crm import schema
-from crm.settings import CONFIG_ENV_VAR, Settings, load_settings
+from crm.settings import CONFIG_ENV_VAR, Settings, load_settings, redact_url
 
 app = typer.Typer(help="Lead scoring and pipeline forecasting for B2B inside sales.",
                   no_args_is_help=True, add_completion=False)
@@ -305,10 +305,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 3000,
 ) -> None:
-    """Serve lead scoring over HTTP (champion models from the MLflow registry, else rules)."""
+    """Serve lead scoring over HTTP (champion models from the MLflow registry, else rules).
+
+    The settings are resolved here, in the working directory (its leadscore.yaml or
+    LEADSCORE_CONFIG, LEADSCORE_* variables), with relative locations made absolute, and handed
+    to the service process: it serves this folder's store and models, wherever it runs from."""
     from serving.cli import serve as run_service
 
-    raise typer.Exit(run_service(host=host, port=port))
+    settings = _settings().absolute()
+    console.print(f"store {redact_url(settings.database_url)}, MLflow "
+                  f"{redact_url(settings.mlflow_tracking_uri)}, models "
+                  f"{settings.sql_model_name} / {settings.win_model_name}")
+    raise typer.Exit(run_service(host=host, port=port, env=_serving_env(settings)))
+
+
+def _serving_env(settings: Settings) -> dict[str, str]:
+    """The service process's LEADSCORE_* variables: every setting, absolute, and a relative
+    LEADSCORE_SERVING_RULES_PATH made absolute against the working directory."""
+    env = settings.to_env()
+    rules = os.environ.get("LEADSCORE_SERVING_RULES_PATH")
+    if rules:
+        env["LEADSCORE_SERVING_RULES_PATH"] = str(Path(rules).resolve())
+    return env
 
 
 @app.command()

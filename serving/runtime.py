@@ -23,7 +23,7 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from crm.settings import Settings, load_settings
+from crm.settings import Settings, load_settings, redact_url
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.batching import MicroBatcher
@@ -116,6 +116,10 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
     """
     settings = settings or load_settings()
     serving = serving or ServingSettings()
+    logger.info("serving store %s, MLflow registry %s, models %s (sql) and %s (win), rules "
+                "fallback %s", redact_url(settings.database_url),
+                redact_url(settings.mlflow_tracking_uri), settings.sql_model_name,
+                settings.win_model_name, serving.rules_path)
     store = CRMStore(settings.database_url) if settings.database_url else None
     scorer = LeadScorer(load_rules(serving.rules_path), store, on_rule_answer=on_rule_answer,
                         rules_source=str(serving.rules_path))

@@ -36,3 +36,45 @@ def test_unknown_yaml_key_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LEADSCORE_CONFIG", str(config))
     with pytest.raises(ValidationError, match="datadir"):
         load_settings()
+
+
+def test_absolute_resolves_relative_locations_in_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(mlflow_tracking_uri="sqlite:///runs/mlflow.db").absolute()
+    root = tmp_path.resolve()
+    assert settings.database_url == f"sqlite:///{root / 'data' / 'leadscore.db'}"
+    assert settings.database_url.startswith("sqlite:////")
+    assert settings.mlflow_tracking_uri == f"sqlite:///{root / 'runs' / 'mlflow.db'}"
+    assert settings.mlflow_artifact_root == root / "mlruns" / "artifacts"
+    assert settings.data_dir == root / "data"
+
+
+@pytest.mark.parametrize("url", ["sqlite:////srv/crm.db", "sqlite:///:memory:",
+                                 "postgresql+psycopg://u:p@db.example:5432/crm",
+                                 "http://mlflow.internal:5000"])
+def test_absolute_leaves_absolute_and_remote_urls_alone(url: str) -> None:
+    settings = load_settings(database_url=url, mlflow_tracking_uri=url).absolute(Path("/x"))
+    assert (settings.database_url, settings.mlflow_tracking_uri) == (url, url)
+
+
+def test_settings_travel_to_a_child_process_as_variables_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "leadscore.yaml"
+    config.write_text("sql_model_name: acme-sql\napi_key: k-123\nseed: 5\n")
+    monkeypatch.setenv("LEADSCORE_CONFIG", str(config))
+    parent = load_settings().absolute(tmp_path)
+    env = parent.to_env()
+    assert env["LEADSCORE_API_KEY"] == "k-123"
+    monkeypatch.delenv("LEADSCORE_CONFIG")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings() == parent
+
+
+def test_redact_url_hides_passwords() -> None:
+    from crm.settings import redact_url
+
+    assert redact_url("postgresql+psycopg://leads:s3cret@db:5432/crm") == (
+        "postgresql+psycopg://leads:***@db:5432/crm")
+    assert redact_url("sqlite:///data/leadscore.db") == "sqlite:///data/leadscore.db"

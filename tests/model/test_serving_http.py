@@ -13,6 +13,7 @@ models trained with ``train_model`` into a temporary MLflow store. Two servers a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -492,3 +493,38 @@ def test_each_fallback_names_its_source(world: World, tmp_path_factory) -> None:
         assert (win["source"], win["fallback_reason"]) == ("rules", "no_champion")
     finally:
         process.stop()
+
+
+def test_serve_from_another_folder_serves_that_folders_store_and_model(
+        world: World, tmp_path_factory) -> None:
+    """``leadscore serve`` started in a project folder of its own (relative default locations,
+    its own leadscore.yaml) answers with that folder's champion, never the checkout's."""
+    import psutil
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "leadscore.yaml").write_text("sql_model_name: elsewhere-sql\n")
+    own_uri = f"sqlite:///{elsewhere / 'mlruns' / 'mlflow.db'}"
+    (elsewhere / "mlruns").mkdir()
+    _train_lead_model(world.examples, "elsewhere-sql", own_uri, seed=3, leaves=7)
+    client = MlflowClient(tracking_uri=own_uri, registry_uri=own_uri)
+    client.set_registered_model_alias("elsewhere-sql", "champion", "1")
+    own_run = client.get_model_version("elsewhere-sql", "1").run_id
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    leadscore = str(Path(sys.executable).parent / "leadscore")
+    process = ServerProcess([leadscore, "serve", "--port", "{port}"],
+                            {**clean, "LEADSCORE_SERVING_LOAD_WIN_MODEL": "false"},
+                            tmp_path_factory.mktemp("logs") / "elsewhere.log", cwd=elsewhere)
+    try:
+        process.wait_ready()
+        served = httpx.get(process.url + "/model", timeout=10).json()["models"]["sql"]
+        assert served["name"] == "elsewhere-sql"
+        assert served["run_id"] == own_run
+        log = process.log()
+        assert f"sqlite:///{elsewhere.resolve() / 'data' / 'leadscore.db'}" in log
+        assert f"sqlite:///{elsewhere.resolve() / 'mlruns' / 'mlflow.db'}" in log
+    finally:
+        children = psutil.Process(process.process.pid).children(recursive=True)
+        process.stop()
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
