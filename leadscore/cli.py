@@ -390,8 +390,10 @@ def _as_of_end(text: str | None) -> pd.Timestamp | None:
 
 
 def _train(task: str, settings: Settings, config_file: Path | None = None,
-           as_of_end: pd.Timestamp | None = None):
-    """Train one model from the store and print its report; exits 1 on too little data."""
+           as_of_end: pd.Timestamp | None = None, force: bool = False):
+    """Train one model from the store and print its report; exits 1 on too little data or
+    when the registration gate refuses the model (unless ``force``)."""
+    from training.gate import ModelRefusedError
     from training.model import InsufficientDataError
     from training.workflows import load_training_setup, train_from_store
 
@@ -401,7 +403,14 @@ def _train(task: str, settings: Settings, config_file: Path | None = None,
     try:
         result = train_from_store(task, settings, feature_config=setup.feature_config,
                                   train_config=setup.train_config, as_of_end=as_of_end,
-                                  progress=_progress_printer())
+                                  progress=_progress_printer(), force=force)
+    except ModelRefusedError as refused:
+        console.print(f"[bold red]model refused, not registered:[/bold red] "
+                      f"{'; '.join(refused.problems)}", highlight=False)
+        console.print(f"The served {task} model stays as it is. The MLflow run "
+                      f"{refused.run_id} holds the report (tag leadscore.refused); "
+                      "--force registers it anyway.")
+        raise typer.Exit(1) from None
     except (InsufficientDataError, ValueError) as error:
         if isinstance(error, InsufficientDataError):  # tells the service why it is on rules
             from serving.watcher import record_training_refusal
@@ -426,8 +435,11 @@ def _number(value: object) -> str:
 
 def _print_train_report(result) -> None:
     from training.evaluate import check_targets
+    from training.gate import GATE_BASELINES
 
-    comparison = result.comparison
+    shown = [c for c in result.comparison.columns
+             if "_minus_" not in c or c.endswith(GATE_BASELINES)]
+    comparison = result.comparison[shown]
     table = Table(title=f"{result.model_name}: test slice (newest data), model vs baselines")
     table.add_column("metric")
     for column in comparison.columns:
@@ -438,6 +450,15 @@ def _print_train_report(result) -> None:
             table.add_row(metric, *(f"{float(v):,.0f}" if counts else _number(float(v))
                                     for v in comparison.loc[metric]))
     console.print(table)
+    if result.candidates is not None:
+        from training.selection import summarize_candidates
+
+        _print_frame("Candidates on the rolling-origin folds (lowest mean log loss is chosen)",
+                     summarize_candidates(result.candidates))
+    base_rates = result.bundle.metrics.get("base_rate", {})
+    if base_rates:
+        console.print("base rate: " + ", ".join(f"{name} {rate:.3f}"
+                                                for name, rate in base_rates.items()))
     for target, met in check_targets(result.reports["model"].metrics).items():
         shown = "n/a" if met is None else "[green]met[/green]" if met else "[red]not met[/red]"
         console.print(f"target {target}: {shown}")
@@ -472,10 +493,16 @@ def train(
     ] = None,
     as_of_end: Annotated[Optional[str], typer.Option(
         help="Data cut (ISO time with zone); default: just after the latest record.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Register even a model the registration gate refuses (too few "
+        "trees, near-constant score, or worse than a simple baseline).")] = False,
     db: DatabaseOption = None,
 ) -> None:
-    """Train a model from the store, log it to MLflow and register it as the challenger."""
-    _train(_task(task), _settings(db), config_file, _as_of_end(as_of_end))
+    """Train a model from the store, log it to MLflow and register it as the challenger.
+
+    Candidates are chosen on rolling-origin time folds; a degenerate model, or one no better
+    than the logistic or naive-Bayes baseline on the test slice, is refused (exit 1)."""
+    _train(_task(task), _settings(db), config_file, _as_of_end(as_of_end), force)
 
 
 def _print_promotion(result) -> None:
@@ -483,7 +510,7 @@ def _print_promotion(result) -> None:
     console.print(f"[{colour}]{result.name}: "
                   f"{'promoted' if result.promoted else 'refused'}[/{colour}] challenger "
                   f"v{result.challenger_version} — {result.reason}", highlight=False)
-    table = Table(title="Recent hold-out (same rows for both)")
+    table = Table(title="Challenger's test slice (same rows for both)")
     for column in ("model", "roc_auc", "brier", "rows"):
         table.add_column(column, justify="left" if column == "model" else "right")
     rows = [(f"challenger v{result.challenger_version}", result.challenger_metrics)]
@@ -495,14 +522,15 @@ def _print_promotion(result) -> None:
     console.print(table)
 
 
-def _promote(task: str, settings: Settings, tolerance_auc: float, tolerance_brier: float):
+def _promote(task: str, settings: Settings, tolerance_auc: float, tolerance_brier: float,
+             as_of_end: pd.Timestamp | None = None):
     from training.registry import PromotionRefusedError
     from training.workflows import promote_from_store
 
     _quiet_mlflow()
     try:
         result = promote_from_store(task, settings, tolerance_auc=tolerance_auc,
-                                    tolerance_brier=tolerance_brier)
+                                    tolerance_brier=tolerance_brier, as_of_end=as_of_end)
     except PromotionRefusedError as refused:
         _print_promotion(refused.result)
         console.print("champion unchanged")
@@ -521,10 +549,14 @@ def promote(
         min=0.0, help="How much lower the challenger's ROC AUC may be.")] = 0.005,
     tolerance_brier: Annotated[float, typer.Option(
         min=0.0, help="How much higher the challenger's Brier score may be.")] = 0.005,
+    as_of_end: Annotated[Optional[str], typer.Option(
+        help="Data cut of the hold-out (ISO time with zone); default: the cut the "
+             "challenger's training recorded.")] = None,
     db: DatabaseOption = None,
 ) -> None:
-    """Make the challenger the champion if it is not worse on the recent hold-out."""
-    _promote(_task(task), _settings(db), tolerance_auc, tolerance_brier)
+    """Make the challenger the champion if it is not worse on the challenger's test slice
+    (rebuilt with the data cut and training config its run recorded)."""
+    _promote(_task(task), _settings(db), tolerance_auc, tolerance_brier, _as_of_end(as_of_end))
 
 
 @app.command()

@@ -1,13 +1,20 @@
-"""Two baselines every model is compared with on the same split.
+"""The baselines every model is compared with on the same split.
 
-* ``NaiveBayesLeadScorer`` — the frequency-table model of Odoo CRM's predictive lead scoring:
-  for every feature, how often each value occurs among won and among lost examples; a lead's
-  probability is the naive-Bayes posterior
-  ``P(won) * prod P(v_i | won) / (P(won) * prod P(v_i | won) + P(lost) * prod P(v_i | lost))``.
-  Counts use Laplace smoothing ``(count + alpha) / (class_total + alpha * (levels + 1))`` (the
-  ``+ 1`` is a slot for values never seen in training). Numeric features are binned by the
-  training quantiles; missing is a value of its own. Its probabilities are reported raw, as
-  Odoo shows them.
+* ``NaiveBayesLeadScorer`` — the frequency-table method of Odoo CRM's predictive lead scoring
+  (``crm.lead._pls_get_naive_bayes_probabilities``), applied as Odoo applies it: only the lead's
+  own **categorical fields** (Odoo: stage, country, source, e-mail/phone state, tags; here the
+  model's category and bool features that describe the lead itself, see
+  ``naive_bayes_columns``), never counts or derived scores. For every field a frequency table
+  counts each value among won and among lost examples; a lead's probability is the naive-Bayes
+  posterior ``S_won / (S_won + S_lost)`` with
+  ``S_won = P(won) * prod_i P(v_i | won)``, ``P(v | won) = (won_count(v) + alpha) /
+  (won_total_of_field + alpha * values_of_field)`` (additive / Laplace smoothing; Odoo adds
+  0.1 to every count, the default ``alpha``), and the same for lost. As in Odoo, a field that is
+  not set on the lead (missing) or holds a value never seen in training contributes no factor,
+  and each field's totals count only the examples where the field is set. Its probabilities are
+  reported raw, as Odoo shows them.
+* ``LinearModel`` (``training.linear``) with ``C = 1`` — plain one-hot/binned logistic
+  regression, the ``logistic`` baseline (see ``training.train.evaluate_split``).
 * ``RuleScoreBaseline`` — a hand-written points score (any callable ``frame -> scores``); to put
   it on the probability scale for log loss / Brier / ECE, a Platt sigmoid on the score is fitted
   on the validation split. ``make_points_rule`` is a crude default (one point per actionable
@@ -25,32 +32,35 @@ from sklearn.linear_model import LogisticRegression
 from features.registry import FeatureRegistry
 
 RuleScore = Callable[[pd.DataFrame], "np.ndarray | pd.Series"]
-MISSING = "__missing__"
+ODOO_ALPHA = 0.1
+DERIVED_GROUPS = frozenset({"icp"})  # scores computed from other fields, not fields of the lead
+
+
+def naive_bayes_columns(registry: FeatureRegistry) -> list[str]:
+    """The lead's own categorical fields: category and bool features, except derived scores."""
+    return [d.name for d in registry
+            if d.dtype in ("category", "bool") and d.group not in DERIVED_GROUPS]
 
 
 class NaiveBayesLeadScorer:
-    """Per-feature won/lost frequency tables combined by naive Bayes (sklearn-style)."""
+    """Odoo's per-field won/lost frequency tables combined by naive Bayes (sklearn-style).
 
-    def __init__(
-        self, n_bins: int = 5, alpha: float = 1.0, categorical: Iterable[str] | None = None
-    ):
-        self.n_bins = n_bins
+    Every column of ``X`` is treated as a categorical field (its values as text); pass only the
+    lead's categorical fields (``naive_bayes_columns``).
+    """
+
+    def __init__(self, alpha: float = ODOO_ALPHA):
         self.alpha = alpha
-        self.categorical = categorical
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series) -> "NaiveBayesLeadScorer":
-        """Learn bin edges, value tables and class totals from ``X`` and 0/1 ``y``."""
-        labels = _check_fit_inputs(X, y, self.n_bins, self.alpha)
+        """Learn each field's value table and the class totals from ``X`` and 0/1 ``y``."""
+        labels = _check_fit_inputs(X, y, self.alpha)
         self.columns_ = list(X.columns)
-        explicit = None if self.categorical is None else set(self.categorical)
-        self.categorical_ = [c for c in self.columns_ if _is_categorical(X[c], explicit, c)]
-        self.bin_edges_ = {c: _quantile_edges(X[c], self.n_bins)
-                           for c in self.columns_ if c not in self.categorical_}
         self.class_totals_ = {1: int(labels.sum()), 0: int(len(labels) - labels.sum())}
         self.tables_ = {}
         for column in self.columns_:
-            tokens = self._tokens(X[column], column)
-            counts = (pd.DataFrame({"token": tokens, "label": labels})
+            tokens = _tokens(X[column])
+            counts = (pd.DataFrame({"token": tokens, "label": labels}).dropna()
                       .groupby(["token", "label"]).size().unstack(fill_value=0)
                       .reindex(columns=[0, 1], fill_value=0))
             self.tables_[column] = {str(token): (int(lost), int(won))
@@ -64,32 +74,37 @@ class NaiveBayesLeadScorer:
         missing = [c for c in self.columns_ if c not in X.columns]
         if missing:
             raise ValueError(f"NaiveBayesLeadScorer: columns missing from X: {missing}")
-        log_odds = np.full(len(X), np.log(self.class_totals_[1] / self.class_totals_[0]))
+        log_odds = np.full(len(X), self.prior_log_odds())
         for column in self.columns_:
-            log_odds += self._log_likelihood_ratio(self._tokens(X[column], column), column)
+            ratios = self.log_ratios(column)
+            log_odds += _tokens(X[column]).map(ratios).fillna(0.0).to_numpy(dtype=float)
         won = 1.0 / (1.0 + np.exp(-log_odds))
         return np.column_stack([1.0 - won, won])
 
-    def _log_likelihood_ratio(self, tokens: pd.Series, column: str) -> np.ndarray:
+    def prior_log_odds(self) -> float:
+        """``log P(won) / P(lost)`` of the training examples."""
+        return float(np.log(self.class_totals_[1] / self.class_totals_[0]))
+
+    def log_ratios(self, column: str) -> dict[str, float]:
+        """``log P(value|won) / P(value|lost)`` of each value of ``column`` seen in training
+        (an unset or unseen value contributes 0)."""
         table = self.tables_[column]
-        slots = len(table) + 1
-        lost_total = self.class_totals_[0] + self.alpha * slots
-        won_total = self.class_totals_[1] + self.alpha * slots
-        counts = np.array([*table.values(), (0, 0)], dtype=float)  # last row: unseen value
-        positions = pd.Index(list(table), dtype="str").get_indexer(tokens)  # unseen -> -1
-        lost, won = counts[positions, 0], counts[positions, 1]
-        return np.log((won + self.alpha) / won_total) - np.log((lost + self.alpha) / lost_total)
-
-    def _tokens(self, values: pd.Series, column: str) -> pd.Series:
-        if column in self.categorical_:
-            return values.astype("str").fillna(MISSING).reset_index(drop=True)
-        numbers = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        bins = np.searchsorted(self.bin_edges_[column], numbers, side="right")
-        tokens = "bin" + pd.Series(bins).astype("str")
-        return tokens.where(~np.isnan(numbers), MISSING)
+        if not table:
+            return {}
+        counts = np.array(list(table.values()), dtype=float)
+        lost_total = counts[:, 0].sum() + self.alpha * len(table)
+        won_total = counts[:, 1].sum() + self.alpha * len(table)
+        ratios = (np.log((counts[:, 1] + self.alpha) / won_total)
+                  - np.log((counts[:, 0] + self.alpha) / lost_total))
+        return dict(zip(table, ratios.tolist()))
 
 
-def _check_fit_inputs(X: pd.DataFrame, y, n_bins: int, alpha: float) -> np.ndarray:
+def _tokens(values: pd.Series) -> pd.Series:
+    """A field's values as text; missing stays missing (pandas 3 ``str`` dtype)."""
+    return values.astype("str").reset_index(drop=True)
+
+
+def _check_fit_inputs(X: pd.DataFrame, y, alpha: float) -> np.ndarray:
     if not isinstance(X, pd.DataFrame):
         raise TypeError(f"NaiveBayesLeadScorer: X must be a DataFrame, got {type(X).__name__}")
     labels = np.asarray(y, dtype=float)
@@ -97,25 +112,9 @@ def _check_fit_inputs(X: pd.DataFrame, y, n_bins: int, alpha: float) -> np.ndarr
         raise ValueError(f"NaiveBayesLeadScorer: X has {len(X)} rows but y has {len(labels)}")
     if not set(np.unique(labels)) == {0.0, 1.0}:
         raise ValueError("NaiveBayesLeadScorer: y must be 0/1 with both classes present")
-    if n_bins < 1 or alpha <= 0:
-        raise ValueError(f"NaiveBayesLeadScorer: need n_bins >= 1 and alpha > 0, got "
-                         f"n_bins={n_bins}, alpha={alpha}")
+    if alpha <= 0:
+        raise ValueError(f"NaiveBayesLeadScorer: need alpha > 0, got alpha={alpha}")
     return labels.astype(int)
-
-
-def _is_categorical(values: pd.Series, explicit: set[str] | None, column: str) -> bool:
-    if explicit is not None:
-        return column in explicit
-    return pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values)
-
-
-def _quantile_edges(values: pd.Series, n_bins: int) -> np.ndarray:
-    numbers = values.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    numbers = numbers[~np.isnan(numbers)]
-    if len(numbers) == 0:
-        return np.array([])
-    interior = np.linspace(0, 1, n_bins + 1)[1:-1]
-    return np.unique(np.quantile(numbers, interior))
 
 
 class RuleScoreBaseline:

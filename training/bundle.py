@@ -1,12 +1,20 @@
-"""The model bundle: a LightGBM booster plus everything fitted with it, stored without pickle.
+"""The model bundle: a fitted model plus everything fitted with it, stored without pickle.
 
-On disk a bundle is two files: ``model.txt`` (the booster in LightGBM's text format) and
-``bundle.json`` (feature registry, category levels, calibrator, grade thresholds, training
-config, the feature settings with the resolved ICP, the rules, training-data summary for drift
-checks, metrics). A model version is self-contained: serving builds features with the bundle's
-own ICP and feature settings and applies the bundle's own rules, so editing ``config/icp.yaml``
-or ``config/rules.yaml`` changes only the next training run. ``load_bundle`` reads them back from a
-directory or from an MLflow URI (``models:/leadscore-sql@champion``) — nothing is unpickled.
+The model is a LightGBM booster or a one-hot/binned logistic regression (or Odoo's naive
+Bayes in the same additive form: ``training.linear.LinearModel``); ``model_kind`` says which.
+Callers never branch on it: ``predict_matrix``, ``predict_raw``, ``contributions`` and
+``explain`` work the same for every kind (contributions: TreeSHAP for the booster,
+``coef x (x - reference)`` for the linear model; both on the raw log-odds scale, a column per
+feature then the base value).
+
+On disk a bundle is two files: the model (``model.txt``, LightGBM's text format, or
+``linear.json``, the linear model's bins and weights) and ``bundle.json`` (model kind, feature
+registry, category levels, calibrator, grade thresholds, training config, the feature settings
+with the resolved ICP, the rules, training-data summary for drift checks, metrics). A model
+version is self-contained: serving builds features with the bundle's own ICP and feature
+settings and applies the bundle's own rules, so editing ``config/icp.yaml`` or
+``config/rules.yaml`` changes only the next training run. ``load_bundle`` reads them back from
+a directory or from an MLflow URI (``models:/leadscore-sql@champion``) — nothing is unpickled.
 
 In MLflow the same two files are the artifacts of a pyfunc model logged "from code":
 ``log_bundle`` writes a three-line entry script that builds ``LeadScorePyfunc``, so MLflow stores
@@ -39,6 +47,7 @@ from mlflow.types import ColSpec, Schema
 from features import FeatureConfig, resolve_icp
 from features.registry import FeatureRegistry
 from training.explain import LeadExplanation, explain_rows
+from training.linear import LINEAR_FILE, LinearModel
 from training.model import (
     Calibrator,
     assign_grades,
@@ -53,6 +62,7 @@ logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 1
 BOOSTER_FILE = "model.txt"
+MODEL_FILES = {"lightgbm": BOOSTER_FILE, "logistic": LINEAR_FILE, "naive_bayes": LINEAR_FILE}
 BUNDLE_FILE = "bundle.json"
 SUMMARY_QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 _PYFUNC_ENTRY = '''"""MLflow models-from-code entry point of a leadscore model (see log_bundle)."""
@@ -66,16 +76,17 @@ set_model(LeadScorePyfunc())
 
 @dataclass
 class ModelBundle:
-    """A fitted booster with its features, category levels, calibrator and grade thresholds.
+    """A fitted model with its features, category levels, calibrator and grade thresholds.
 
-    ``config`` is the training config; ``feature_config`` the feature pipeline's settings
+    The model is ``booster`` (LightGBM) or, when ``linear`` is given, the linear model
+    (``booster`` is then ``None``). ``config`` is the training config; ``feature_config`` the feature pipeline's settings
     (``FeatureConfig.to_dict()`` with the ICP resolved to its data), so serving rebuilds
     features exactly as in training; ``rules`` the rule set of training
     (``RulesConfig.model_dump``): model-answer actions and the rules fallback of this version.
     Both are empty in bundles written before they were stored (serving then reads the files).
     """
 
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     registry: FeatureRegistry
     categorical_levels: dict[str, list[str]]
     calibrator: Calibrator
@@ -85,20 +96,22 @@ class ModelBundle:
     rules: dict = field(default_factory=dict)
     training_summary: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    linear: LinearModel | None = None
 
     def __post_init__(self) -> None:
         self.grade_thresholds = check_grade_thresholds(self.grade_thresholds)
-        booster_features = self.booster.feature_name()
-        if booster_features != self.registry.names:
-            raise ValueError(f"booster features {booster_features} do not match the bundle's "
-                             f"feature registry {self.registry.names}")
+        if (self.booster is None) == (self.linear is None):
+            raise ValueError("a bundle holds exactly one model: a booster or a linear model")
+        model_features = (self.linear.features if self.linear is not None
+                          else self.booster.feature_name())
+        if model_features != self.registry.names:
+            raise ValueError(f"{self.model_kind} model features {model_features} do not match "
+                             f"the bundle's feature registry {self.registry.names}")
         missing = [n for n in self.registry.categorical() if n not in self.categorical_levels]
         if missing:
             raise ValueError(f"category levels missing for categorical features {missing}")
-        booster_levels = [list(map(str, lv)) for lv in self.booster.pandas_categorical or []]
-        if booster_levels != [self.categorical_levels[n] for n in self.registry.categorical()]:
-            raise ValueError("the booster's category levels differ from the bundle's "
-                             "categorical_levels; the two files do not belong together")
+        if self.booster is not None:
+            _check_booster_levels(self.booster, self.registry, self.categorical_levels)
         self._level_index = {name: pd.Index(levels, dtype="str")
                              for name, levels in self.categorical_levels.items()}
         self._level_codes = {name: {level: float(code) for code, level in enumerate(levels)}
@@ -108,6 +121,15 @@ class ModelBundle:
     def features(self) -> list[str]:
         """Model input columns, in order."""
         return self.registry.names
+
+    @property
+    def model_kind(self) -> str:
+        """``lightgbm``, or the linear model's family (``logistic``, ``naive_bayes``)."""
+        return self.linear.family if self.linear is not None else "lightgbm"
+
+    def model_size(self) -> int:
+        """Trees of the booster, or non-zero weights of the linear model."""
+        return self.linear.size() if self.linear is not None else self.booster.current_iteration()
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The booster's input frame (categoricals fitted; see ``training.model``)."""
@@ -131,12 +153,22 @@ class ModelBundle:
         return matrix
 
     def predict_matrix(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities and TreeSHAP contributions (raw log-odds; a column per
-        feature, then the base value) of a ``matrix``."""
-        raw = self.booster.predict(matrix, num_threads=self.num_threads)
-        contributions = self.booster.predict(matrix, pred_contrib=True,
-                                             num_threads=self.num_threads)
-        return self.calibrator.transform(raw), contributions
+        """Calibrated probabilities and contributions (raw log-odds; a column per feature, then
+        the base value) of a ``matrix``."""
+        return self.calibrator.transform(self.raw_matrix(matrix)), self.contributions(matrix)
+
+    def raw_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Uncalibrated model probabilities of a ``matrix``."""
+        if self.linear is not None:
+            return self.linear.predict_raw(matrix)
+        return self.booster.predict(matrix, num_threads=self.num_threads)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Per-feature contributions to the raw log-odds, then the base value, of a ``matrix``
+        (TreeSHAP for the booster, ``coef x (x - reference)`` for the linear model)."""
+        if self.linear is not None:
+            return self.linear.contributions(matrix)
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=self.num_threads)
 
     @property
     def num_threads(self) -> int:
@@ -145,8 +177,8 @@ class ModelBundle:
         return int(self.config.get("booster", {}).get("num_threads", 1))
 
     def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        """Uncalibrated booster probabilities."""
-        return self.booster.predict(self.matrix(frame), num_threads=self.num_threads)
+        """Uncalibrated model probabilities."""
+        return self.raw_matrix(self.matrix(frame))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities."""
@@ -171,6 +203,7 @@ class ModelBundle:
         """The ``bundle.json`` content."""
         return {
             "format": BUNDLE_FORMAT,
+            "model_kind": self.model_kind,
             "features": self.features,
             "registry": self.registry.to_dict(),
             "categorical_levels": self.categorical_levels,
@@ -183,27 +216,33 @@ class ModelBundle:
             "metrics": self.metrics,
         }
 
+    @property
+    def model_file(self) -> str:
+        """File name of the model inside a bundle directory."""
+        return MODEL_FILES[self.model_kind]
+
     def save(self, directory: Path | str) -> Path:
-        """Write ``model.txt`` and ``bundle.json`` into ``directory`` (created if needed)."""
+        """Write the model file and ``bundle.json`` into ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / BOOSTER_FILE))
+        if self.linear is not None:
+            self.linear.save(directory)
+        else:
+            self.booster.save_model(str(directory / BOOSTER_FILE))
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1, allow_nan=False)
         (directory / BUNDLE_FILE).write_text(text, encoding="utf-8")
         return directory
 
     @classmethod
-    def from_files(cls, booster_path: Path | str, bundle_path: Path | str) -> "ModelBundle":
-        """Read a bundle from its two files."""
-        data = json.loads(Path(bundle_path).read_text(encoding="utf-8"))
-        if data.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"{bundle_path}: unsupported bundle format {data.get('format')!r} "
-                             f"(this code reads format {BUNDLE_FORMAT})")
+    def from_files(cls, model_path: Path | str, bundle_path: Path | str) -> "ModelBundle":
+        """Read a bundle from its two files (the model file of the bundle's ``model_kind``)."""
+        data = read_bundle_json(bundle_path)
         registry = FeatureRegistry.from_dict(data["registry"])
         if registry.names != data["features"]:
             raise ValueError(f"{bundle_path}: feature list does not match the registry")
+        linear = LinearModel.load(model_path) if data["model_kind"] != "lightgbm" else None
         return cls(
-            booster=lgb.Booster(model_file=str(booster_path)),
+            booster=None if linear is not None else lgb.Booster(model_file=str(model_path)),
             registry=registry,
             categorical_levels=data["categorical_levels"],
             calibrator=Calibrator.from_dict(data["calibrator"]),
@@ -213,6 +252,7 @@ class ModelBundle:
             rules=data.get("rules", {}),
             training_summary=data.get("training_summary", {}),
             metrics=data.get("metrics", {}),
+            linear=linear,
         )
 
 
@@ -238,6 +278,25 @@ def resolve_rules(rules: RulesConfig | Mapping[str, Any] | None) -> RulesConfig:
     if isinstance(rules, RulesConfig):
         return rules
     return RulesConfig.model_validate(rules) if rules is not None else load_rules()
+def read_bundle_json(path: Path | str) -> dict:
+    """``bundle.json`` as a dict, checked for its format and model kind (default lightgbm)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{path}: unsupported bundle format {data.get('format')!r} "
+                         f"(this code reads format {BUNDLE_FORMAT})")
+    data.setdefault("model_kind", "lightgbm")
+    if data["model_kind"] not in MODEL_FILES:
+        raise ValueError(f"{path}: unknown model_kind {data['model_kind']!r}; expected one of "
+                         f"{sorted(MODEL_FILES)}")
+    return data
+
+
+def _check_booster_levels(booster: lgb.Booster, registry: FeatureRegistry,
+                          levels: dict[str, list[str]]) -> None:
+    booster_levels = [list(map(str, lv)) for lv in booster.pandas_categorical or []]
+    if booster_levels != [levels[n] for n in registry.categorical()]:
+        raise ValueError("the booster's category levels differ from the bundle's "
+                         "categorical_levels; the two files do not belong together")
 
 
 def _level_text(value: object) -> str | None:
@@ -288,14 +347,17 @@ def load_bundle(path_or_uri: str | Path, *, tracking_uri: str | None = None) -> 
             location = mlflow.artifacts.download_artifacts(
                 artifact_uri=location, tracking_uri=tracking_uri, registry_uri=tracking_uri)
     directory = _find_bundle_dir(Path(location))
-    return ModelBundle.from_files(directory / BOOSTER_FILE, directory / BUNDLE_FILE)
+    kind = read_bundle_json(directory / BUNDLE_FILE)["model_kind"]
+    return ModelBundle.from_files(directory / MODEL_FILES[kind], directory / BUNDLE_FILE)
 
 
 def _find_bundle_dir(path: Path) -> Path:
     for candidate in (path, path / "artifacts"):
-        if (candidate / BOOSTER_FILE).is_file() and (candidate / BUNDLE_FILE).is_file():
+        if (candidate / BUNDLE_FILE).is_file() and any(
+                (candidate / name).is_file() for name in MODEL_FILES.values()):
             return candidate
-    raise FileNotFoundError(f"no {BOOSTER_FILE} + {BUNDLE_FILE} found in {path} "
+    files = " or ".join(dict.fromkeys(MODEL_FILES.values()))
+    raise FileNotFoundError(f"no model file ({files}) + {BUNDLE_FILE} found in {path} "
                             f"or {path / 'artifacts'}")
 
 
@@ -337,9 +399,10 @@ class LeadScorePyfunc(PythonModel):
     """MLflow pyfunc wrapper: loads the bundle's two artifacts, predicts probability/score/grade."""
 
     def load_context(self, context) -> None:
-        """Read ``model.txt`` and ``bundle.json`` from the model's artifacts."""
-        self.bundle = ModelBundle.from_files(context.artifacts["booster"],
-                                             context.artifacts["bundle"])
+        """Read the model file and ``bundle.json`` from the model's artifacts."""
+        artifacts = context.artifacts  # "booster": models logged before the linear model
+        self.bundle = ModelBundle.from_files(artifacts.get("model") or artifacts["booster"],
+                                             artifacts["bundle"])
 
     def predict(
         self, context, model_input: pd.DataFrame, params: dict | None = None
@@ -398,7 +461,7 @@ def log_bundle(bundle: ModelBundle, input_example: pd.DataFrame, *, name: str = 
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=str(entry),
-            artifacts={"booster": str(directory / BOOSTER_FILE),
+            artifacts={"model": str(directory / bundle.model_file),
                        "bundle": str(directory / BUNDLE_FILE)},
             signature=model_signature(bundle),
             input_example=signature_frame(bundle, input_example.head(5)),

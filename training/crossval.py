@@ -1,4 +1,4 @@
-"""Stratified k-fold cross-validation of the whole fit (booster, early stopping, calibration).
+"""Stratified k-fold cross-validation of the whole fit (model selection, calibration).
 
 Model reports use the time split (``training.split``): it is what a deployed model faces. Public
 datasets often publish k-fold figures instead (the X Education README: 5-fold stratified CV,
@@ -17,7 +17,15 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from features.registry import FeatureRegistry
 from training.model import check_labels
 from training.split import TimeSplit
-from training.train import TrainConfig, fit_bundle
+from training.train import TrainConfig, TrainResult, fit_bundle
+
+
+def chosen_only(config: TrainConfig, result: TrainResult) -> TrainConfig:
+    """``config`` narrowed to the candidate ``result`` selected, with one validation fold (what
+    the k-fold protocol refits in every fold)."""
+    name = result.bundle.config["candidate"]
+    chosen = tuple(c for c in config.candidates if c.name == name)
+    return config.model_copy(update={"candidates": chosen, "cv_folds": 1})
 
 
 def cross_validate(examples: pd.DataFrame, registry: FeatureRegistry,

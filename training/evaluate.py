@@ -253,12 +253,28 @@ def check_targets(metrics: dict[str, float]) -> dict[str, bool | None]:
 
 
 def render_report(
-    comparison: pd.DataFrame, model_report: EvaluationReport, grades: pd.DataFrame | None = None
+    comparison: pd.DataFrame,
+    model_report: EvaluationReport,
+    grades: pd.DataFrame | None = None,
+    *,
+    selection: pd.DataFrame | None = None,
+    base_rates: dict[str, float] | None = None,
+    refused: list[str] | None = None,
 ) -> str:
-    """A Markdown report: metric comparison, targets, lift, grades and segment gaps."""
+    """A Markdown report: gate verdict, model selection (every candidate on every fold),
+    base-rate shift, metric comparison, targets, lift, grades and segment gaps."""
     targets = check_targets(model_report.metrics)
-    lines = ["# Test-slice evaluation", "", "## Model vs baselines", "",
-             _markdown(comparison.reset_index(names="metric")), "", "## Targets", ""]
+    lines = ["# Test-slice evaluation", ""]
+    if refused:
+        lines += ["## REFUSED by the registration gate", "", *[f"- {p}" for p in refused], ""]
+    if selection is not None and not selection.empty:
+        lines += ["## Model selection (rolling-origin folds, newest last; lowest mean log loss "
+                  "wins)", "", _markdown(selection), ""]
+    if base_rates:
+        lines += ["## Base rate by slice (calibration uses the newest fold)", "",
+                  ", ".join(f"{name} {rate:.4f}" for name, rate in base_rates.items()), ""]
+    lines += ["## Model vs baselines", "",
+              _markdown(comparison.reset_index(names="metric")), "", "## Targets", ""]
     lines += [f"- {name}: {'met' if ok else 'not met' if ok is not None else 'n/a'}"
               for name, ok in targets.items()]
     lines += ["", "## Lift by decile (model)", "", _markdown(model_report.lift), ""]

@@ -1,9 +1,11 @@
 """Why a lead got its score: SHAP contributions, per-lead reasons and global SHAP plots.
 
-Contributions come from ``booster.predict(X, pred_contrib=True)``, which is exactly TreeSHAP
-(the ``shap`` package calls the same routine). They explain the booster's **raw log-odds**, before
-calibration: they add up to the raw margin, not to the calibrated probability. Every explanation
-carries that note so no screen presents them as probability points.
+Contributions come from ``ModelBundle.contributions``: for a booster ``booster.predict(X,
+pred_contrib=True)``, which is exactly TreeSHAP (the ``shap`` package calls the same routine);
+for the logistic regression ``coef x (x - reference)`` per feature (its exact SHAP values under
+feature independence). They explain the model's **raw log-odds**, before calibration: they add
+up to the raw margin, not to the calibrated probability. Every explanation carries that note so
+no screen presents them as probability points.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -31,16 +32,14 @@ class ExplainableModel(Protocol):
     """What explaining needs of a model (``training.bundle.ModelBundle`` provides it; declared
     here so this module does not import the bundle, which imports it)."""
 
-    booster: lgb.Booster
     registry: FeatureRegistry
 
     @property
     def features(self) -> list[str]: ...
 
-    @property
-    def num_threads(self) -> int: ...
-
     def matrix(self, frame: pd.DataFrame) -> np.ndarray: ...
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray: ...
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame: ...
 
@@ -80,9 +79,8 @@ class LeadExplanation:
 
 
 def compute_contributions(bundle: ExplainableModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """TreeSHAP contributions (log-odds) per feature plus a ``base_value`` column."""
-    values = bundle.booster.predict(bundle.matrix(frame), pred_contrib=True,
-                                    num_threads=bundle.num_threads)
+    """Contributions (log-odds) per feature plus a ``base_value`` column."""
+    values = bundle.contributions(bundle.matrix(frame))
     return pd.DataFrame(values, index=frame.index, columns=[*bundle.features, "base_value"])
 
 

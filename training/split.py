@@ -17,7 +17,10 @@ The rule (documented here because every metric depends on it):
    snapshot every 14 days for up to 24 weeks) that halves valid and doubles its conversion rate,
    which miscalibrates far more than the shared entities could leak. ``isolate="all"`` also
    removes valid's straddlers, for when entities are short-lived.
-4. Optionally an ``embargo`` (set it to the label horizon) removes train rows whose ``as_of``
+4. Optionally ``groups`` (e.g. ``identical_row_groups``: rows of different leads with identical
+   features, the same person entered twice) never sit on two sides: a group's rows in an earlier
+   part are removed whenever the group also has rows in a later part (valid included).
+5. Optionally an ``embargo`` (set it to the label horizon) removes train rows whose ``as_of``
    lies within ``embargo`` before ``t1``: their labels would be decided by outcomes inside the
    valid/test period.
 
@@ -80,6 +83,7 @@ def split_by_time(
     entity_col: str | None = None,
     isolate: Literal["train", "all"] = "train",
     embargo: pd.Timedelta | None = None,
+    groups: pd.Series | None = None,
 ) -> TimeSplit:
     """Cut ``examples`` into train / valid / test by ``time_col`` (see the module docstring).
 
@@ -91,6 +95,8 @@ def split_by_time(
             valid too with ``isolate="all"``).
         isolate: ``train`` (default) or ``all``; see the module docstring.
         embargo: if given, train rows within ``embargo`` before ``t1`` are removed.
+        groups: if given (aligned with ``examples``), a group's rows in an earlier part are
+            removed when the group has rows in a later part.
 
     Returns:
         A ``TimeSplit``. Raises ``ValueError`` naming the problem when a part would be empty.
@@ -104,6 +110,8 @@ def split_by_time(
     dropped: dict[str, dict[str, int]] = {name: {} for name in PARTS}
     if entity_col is not None:
         _drop_straddling_entities(examples[entity_col], masks, dropped, isolate)
+    if groups is not None:
+        _drop_straddling_groups(groups, masks, dropped)
     if embargo is not None:
         embargoed = masks["train"] & (times >= t1 - embargo)
         dropped["train"]["embargo"] = int(embargoed.sum())
@@ -173,3 +181,33 @@ def _drop_straddling_entities(
     in_later = masks["train"] & entities.isin(later_entities)
     masks["train"] = masks["train"] & ~in_later
     dropped["train"]["entity_in_later_part"] = int(in_later.sum())
+
+
+def _drop_straddling_groups(groups: pd.Series, masks: dict[str, pd.Series],
+                            dropped: dict[str, dict[str, int]]) -> None:
+    later = groups[masks["test"]].unique()
+    for earlier in ("valid", "train"):
+        in_later = masks[earlier] & groups.isin(later)
+        masks[earlier] = masks[earlier] & ~in_later
+        dropped[earlier]["identical_row_in_later_part"] = int(in_later.sum())
+        later = np.union1d(later, groups[masks[earlier]].unique())
+
+
+def identical_row_groups(examples: pd.DataFrame, columns: list[str],
+                         entity_col: str | None = None, max_rows: int = 10) -> pd.Series:
+    """A group key per row: rows whose ``columns`` are all identical share one (a content hash).
+
+    With ``entity_col``, only identical rows of *different* entities are grouped (an entity's
+    own snapshots are handled by the entity rule); every other row is its own group. A content
+    shared by more than ``max_rows`` rows is a common profile (e.g. every optional field
+    blank), not a repeated record: it is not grouped, since keeping it out of the earlier parts
+    would strip that whole population from training and calibration.
+    """
+    content = pd.util.hash_pandas_object(examples[columns], index=False)
+    counts = content.map(content.value_counts())
+    repeated = ((counts > 1) & (counts <= max_rows)).to_numpy()
+    if entity_col is not None:
+        per_content = examples[entity_col].groupby(content.to_numpy()).transform("nunique")
+        repeated = repeated & (per_content.to_numpy() > 1)
+    own = pd.Series(np.arange(len(examples)), index=examples.index).astype("str")
+    return own.where(~repeated, "h" + content.astype("str").to_numpy())

@@ -1,13 +1,24 @@
 """Train one leadscore model end to end and register it as the ``challenger``.
 
-``train_model`` runs: split by time -> minimum-data guard -> fit the booster (early stopping on
-valid) -> calibrate and set grade thresholds on valid -> evaluate the model and both baselines on
-the untouched test slice -> SHAP plots -> log params, metrics, tags, artifacts and the model to
-MLflow -> register a new version with alias ``challenger``.
+``train_model`` runs: split by time -> minimum-data guard -> choose and fit the model on
+rolling-origin folds (``training.selection``: LightGBM grid and logistic regression, lowest mean
+fold log loss) -> calibrate and set grade thresholds on the newest fold (valid) -> evaluate the
+model and the baselines on the untouched test slice -> the registration gate
+(``training.gate``) -> SHAP plots -> log params, metrics, every candidate's fold figures, tags,
+artifacts and the model to MLflow -> register a new version with alias ``challenger`` (only
+when the gate passed, or with ``force``).
 
-Which slice does what: **train** fits the booster and the category levels; **valid** (newer)
-drives early stopping, fits the calibrator and the grade thresholds and the rule baseline's
-sigmoid; **test** (newest) is used for nothing but measurement, so its numbers are honest.
+Which slice does what: **train** holds the older folds and fits the model and the category
+levels; **valid** (newer) is the newest fold: it scores the candidates with the older folds,
+fits the calibrator, the grade thresholds and the rule baseline's sigmoid; **test** (newest) is
+used for nothing but measurement, so its numbers are honest.
+
+Rows of different leads with identical features (the same person entered twice) share a group
+(``group_identical_rows``) that never sits on both sides of the split or of a fold.
+
+Baselines on the test slice: ``logistic`` (one-hot/binned logistic regression, ``C = 1``, raw),
+``lightgbm_default`` (LightGBM's library defaults, 100 rounds, raw), ``naive_bayes`` (Odoo's
+frequency tables on the lead's categorical fields) and ``rules`` (the points score).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
@@ -32,6 +44,7 @@ from training.baselines import (
     RuleScore,
     RuleScoreBaseline,
     make_points_rule,
+    naive_bayes_columns,
 )
 from training.bundle import (
     ModelBundle,
@@ -52,12 +65,15 @@ from training.evaluate import (
     render_report,
 )
 from training.explain import plot_shap_summary
+from training.gate import ModelRefusedError, check_registrable
+from training.linear import fit_linear_model
 from training.model import (
     BoosterParams,
+    Calibrator,
     check_grade_thresholds,
     check_labels,
     check_minimum_data,
-    fit_booster,
+    feature_matrix,
     fit_calibrator,
     fit_category_levels,
     fit_grade_thresholds,
@@ -65,11 +81,21 @@ from training.model import (
 )
 from training.registry import register_challenger
 from training.rules import RulesConfig
-from training.split import TimeSplit, split_by_time
+from training.selection import (
+    DEFAULT_CANDIDATES,
+    Candidate,
+    Selection,
+    rolling_origin_folds,
+    select_model,
+)
+from training.split import TimeSplit, identical_row_groups, split_by_time
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+IDENTICAL_GROUP = "identical_row_group"
+LIGHTGBM_DEFAULTS = {"objective": "binary", "verbosity": -1, "deterministic": True,
+                     "force_row_wise": True}  # LightGBM's own defaults otherwise, 100 rounds
 
 
 class TrainConfig(BaseModel):
@@ -86,6 +112,14 @@ class TrainConfig(BaseModel):
     embargo_days: float = Field(0.0, ge=0, description="Drop train rows this close to valid "
                                 "(set to the label horizon).")
     booster: BoosterParams = Field(default_factory=BoosterParams)
+    candidates: tuple[Candidate, ...] = Field(DEFAULT_CANDIDATES, min_length=1)
+    cv_folds: int = Field(3, ge=1, description="Rolling-origin folds (newest = valid).")
+    group_identical_rows: bool = True
+    max_identical_group: int = Field(10, ge=2, description="Larger identical-row groups are a "
+                                     "common profile, not a repeated record.")
+    min_trees: int = Field(10, ge=1)
+    min_proba_std: float = Field(0.005, ge=0)
+    baseline_tolerance_auc: float = Field(0.005, ge=0)
     calibration_methods: tuple[Literal["sigmoid", "isotonic"], ...] = ("sigmoid", "isotonic")
     calibration_folds: int = Field(5, ge=2)
     grade_shares: tuple[float, float, float] = (0.10, 0.20, 0.30)
@@ -127,6 +161,8 @@ class TrainResult:
     comparison: pd.DataFrame
     split_summary: dict
     grades: pd.DataFrame | None = None  # rows, positives, conversion rate per grade (test)
+    candidates: pd.DataFrame | None = None  # every candidate's figures on every fold
+    refused: list[str] | None = None  # gate problems of a model registered with force
 
 
 def train_model(
@@ -141,6 +177,8 @@ def train_model(
     artifact_location: str | Path | None = None,
     feature_config: FeatureConfig | Mapping[str, Any] | None = None,
     rules: RulesConfig | None = None,
+    data_cut: pd.Timestamp | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Split, fit, calibrate, evaluate, explain, log and register one model.
 
@@ -162,39 +200,73 @@ def train_model(
             ``config/icp.yaml`` holds later.
         rules: the rule set stored in the bundle (actions on model answers, the rules fallback
             of this version); default ``config/rules.yaml`` as it is now.
+        data_cut: the ``as_of_end`` the examples were built at; recorded so promotion can
+            rebuild the same test slice.
+        force: register even when the gate (``training.gate``) refuses the model.
 
     Returns:
-        A ``TrainResult``; raises ``InsufficientDataError`` when the training split is too small.
+        A ``TrainResult``. Raises ``InsufficientDataError`` when the training split is too
+        small, ``ModelRefusedError`` (after logging the run) when the gate refuses the model.
     """
     config = config or TrainConfig()
     notify = _notifier(progress)
     _check_examples(examples, registry, config)
-    split = split_by_time(examples, config.time_col, config.split_fractions,
-                          entity_col=config.id_col, isolate=config.isolate,
-                          embargo=pd.Timedelta(days=config.embargo_days) or None)
+    split = split_examples(examples, registry, config)
     summary = split.summary(config.label_col)
     notify("split: " + ", ".join(f"{k} {v['rows']} rows / {v['positives']} positives"
                                  for k, v in summary.items()))
-    bundle = fit_bundle(split, registry, config, notify)
+    bundle, selection = select_and_fit(split, registry, config, notify)
     bundle.feature_config = resolve_feature_config(feature_config).to_dict()
     bundle.rules = resolve_rules(rules).model_dump(mode="json")
-    reports = evaluate_split(bundle, split, registry, config, rule_score)
+    if data_cut is not None:
+        bundle.config["as_of_end"] = pd.Timestamp(data_cut).isoformat()
+    reports = evaluate_split(bundle, split, registry, config, rule_score, selection)
     comparison = compare_reports(reports)
-    bundle.metrics = _bundle_metrics(bundle, reports)
+    bundle.metrics = _bundle_metrics(bundle, reports, selection, split, config)
     notify("test ROC AUC: " + ", ".join(f"{name} {report.metrics['roc_auc']:.3f}"
                                         for name, report in reports.items()))
+    problems = gate_problems(bundle, split, reports, config)
     with use_tracking_uri(tracking_uri):
         experiment_id = ensure_experiment(config.experiment_name or model_name, tracking_uri,
                                        artifact_location)
-        run_id, model_uri = _log_run(experiment_id, bundle, split, reports, config, model_name)
+        run_id, model_uri = _log_run(experiment_id, bundle, split, reports, config, model_name,
+                                     selection, problems, force)
     notify(f"logged run {run_id} (metrics, reports, plots, model) to MLflow")
+    if problems and not force:
+        raise ModelRefusedError(model_name, problems, run_id)
     version = register_challenger(model_uri, model_name, tracking_uri=tracking_uri,
-                                  tags={"run_id": run_id, "seed": str(config.seed)})
-    notify(f"registered {model_name} version {version} as challenger")
+                                  tags={"run_id": run_id, "seed": str(config.seed),
+                                        **({"leadscore.forced": "true"} if problems else {})})
+    notify(f"registered {model_name} version {version} as challenger"
+           + (" (forced past the gate)" if problems else ""))
     grades = grade_table(check_labels(split.test, config.label_col),
                          bundle.predict_frame(split.test)["grade"].to_numpy())
     return TrainResult(bundle, run_id, model_uri, model_name, version, reports, comparison,
-                       summary, grades)
+                       summary, grades, selection.table(), problems or None)
+
+
+def split_examples(examples: pd.DataFrame, registry: FeatureRegistry,
+                   config: TrainConfig) -> TimeSplit:
+    """The time split of ``config``; with ``group_identical_rows`` the examples gain an
+    ``identical_row_group`` column and no group straddles the parts."""
+    groups = None
+    if config.group_identical_rows:
+        groups = identical_row_groups(examples, registry.names, config.id_col,
+                                      config.max_identical_group)
+        examples = examples.assign(**{IDENTICAL_GROUP: groups.to_numpy()})
+    return split_by_time(examples, config.time_col, config.split_fractions,
+                         entity_col=config.id_col, isolate=config.isolate,
+                         embargo=pd.Timedelta(days=config.embargo_days) or None, groups=groups)
+
+
+def gate_problems(bundle: ModelBundle, split: TimeSplit, reports: dict[str, EvaluationReport],
+                  config: TrainConfig) -> list[str]:
+    """The registration gate's verdict on ``bundle`` (``training.gate.check_registrable``)."""
+    return check_registrable(
+        bundle.model_kind, bundle.model_size(), bundle.predict_proba(split.test),
+        {name: report.metrics for name, report in reports.items()},
+        min_trees=config.min_trees, min_proba_std=config.min_proba_std,
+        tolerance_auc=config.baseline_tolerance_auc)
 
 
 def _notifier(progress: Progress | None) -> Progress:
@@ -224,30 +296,54 @@ def fit_bundle(
     config: TrainConfig,
     notify: Progress | None = None,
 ) -> ModelBundle:
-    """Fit booster (train, early-stopped on valid), calibrator and grade thresholds (valid).
+    """``select_and_fit`` without the selection details: the calibrated bundle."""
+    return select_and_fit(split, registry, config, notify)[0]
+
+
+def select_and_fit(
+    split: TimeSplit,
+    registry: FeatureRegistry,
+    config: TrainConfig,
+    notify: Progress | None = None,
+) -> tuple[ModelBundle, Selection]:
+    """Choose the model on rolling-origin folds, then fit calibrator and grade thresholds on
+    the newest fold (valid).
 
     Raises ``InsufficientDataError`` when the train split is below the configured minimums,
     valid has fewer than ``calibration_folds`` of a class or test lacks a class.
     """
     notify = notify or _notifier(None)
     y_train, y_valid = _check_split_sizes(split, config)
-    levels = fit_category_levels(split.train, registry)
-    X_train = prepare_features(split.train, registry, levels)
-    X_valid = prepare_features(split.valid, registry, levels)
-    booster = fit_booster(X_train, y_train, X_valid, y_valid, params=config.booster,
-                          seed=config.seed, progress=notify)
-    raw_valid = booster.predict(X_valid)
-    calibrator = fit_calibrator(raw_valid, y_valid, methods=config.calibration_methods,
-                                folds=config.calibration_folds, seed=config.seed)
-    notify(f"calibration: {calibrator.method} (cross-fitted Brier {calibrator.cv_brier})")
-    valid_proba = calibrator.transform(raw_valid)
-    thresholds = config.grade_thresholds or fit_grade_thresholds(valid_proba, config.grade_shares)
-    return ModelBundle(
-        booster=booster, registry=registry, categorical_levels=levels, calibrator=calibrator,
-        grade_thresholds=thresholds,
-        config={**config.model_dump(mode="json"), "best_iteration": booster.current_iteration()},
-        training_summary=summarize_training_data(split.train, registry, levels),
-    )
+    groups = tuple(c for c in (config.id_col, IDENTICAL_GROUP) if c in split.train.columns)
+    folds = rolling_origin_folds(split.train, split.valid, config.cv_folds,
+                                 time_col=config.time_col, group_cols=groups,
+                                 label_col=config.label_col, min_class_rows=config.min_positives)
+    selection = select_model(folds, registry, config.candidates, base_params=config.booster,
+                             label_col=config.label_col, seed=config.seed, notify=notify)
+    chosen = selection.chosen
+    model = {"booster": chosen.model} if chosen.candidate.kind == "lightgbm" else {
+        "linear": chosen.model}
+    bundle = ModelBundle(booster=model.get("booster"), registry=registry,
+                         categorical_levels=selection.levels, calibrator=_IDENTITY,
+                         grade_thresholds={"A": 1.0, "B": 1.0, "C": 1.0},
+                         linear=model.get("linear"))
+    raw_valid = bundle.predict_raw(split.valid)
+    bundle.calibrator = fit_calibrator(raw_valid, y_valid, methods=config.calibration_methods,
+                                       folds=config.calibration_folds, seed=config.seed)
+    notify(f"calibration on the newest fold: {bundle.calibrator.method} (cross-fitted Brier "
+           f"{bundle.calibrator.cv_brier}); base rate train {y_train.mean():.3f} -> newest fold "
+           f"{y_valid.mean():.3f}")
+    valid_proba = bundle.calibrator.transform(raw_valid)
+    bundle.grade_thresholds = check_grade_thresholds(
+        config.grade_thresholds or fit_grade_thresholds(valid_proba, config.grade_shares))
+    bundle.config = {**config.model_dump(mode="json"), "model_kind": bundle.model_kind,
+                     "candidate": chosen.candidate.name, "model_size": bundle.model_size(),
+                     "cv_folds_used": len(folds)}
+    bundle.training_summary = summarize_training_data(split.train, registry, selection.levels)
+    return bundle, selection
+
+
+_IDENTITY = Calibrator("sigmoid", {"a": 1.0, "b": 0.0})
 
 
 def _check_split_sizes(split: TimeSplit, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -267,18 +363,29 @@ def evaluate_split(
     registry: FeatureRegistry,
     config: TrainConfig,
     rule_score: RuleScore | None = None,
+    selection: Selection | None = None,
 ) -> dict[str, EvaluationReport]:
-    """Model, rule baseline and naive-Bayes baseline measured on the same test slice."""
+    """Model and baselines (see the module docstring) measured on the same test slice.
+
+    A baseline that ``selection`` already fitted on the train part as a candidate (logistic
+    with ``C = 1``) is reused rather than fitted again.
+    """
     y_train, y_valid, y_test = (check_labels(part, config.label_col)
                                 for part in (split.train, split.valid, split.test))
     rules = RuleScoreBaseline(rule_score or make_points_rule(registry)).fit(split.valid, y_valid)
-    categorical = [d.name for d in registry if d.dtype in ("category", "bool")]
-    naive_bayes = NaiveBayesLeadScorer(categorical=categorical).fit(
-        split.train[registry.names], y_train)
+    fields = naive_bayes_columns(registry)
+    naive_bayes = NaiveBayesLeadScorer().fit(split.train[fields], y_train)
+    logistic = selection.newest_fit("logistic", 1.0) if selection is not None else None
+    levels = bundle.categorical_levels
+    logistic = logistic or fit_linear_model(feature_matrix(split.train, registry, levels),
+                                            y_train, registry, levels, C=1.0)
     probabilities = {
         "model": bundle.predict_proba(split.test),
+        "logistic": logistic.predict_raw(feature_matrix(split.test, registry, levels)),
+        "lightgbm_default": _lightgbm_baseline(split, registry, bundle.categorical_levels,
+                                               y_train, config),
+        "naive_bayes": naive_bayes.predict_proba(split.test[fields])[:, 1],
         "rules": rules.predict_proba(split.test)[:, 1],
-        "naive_bayes": naive_bayes.predict_proba(split.test[registry.names])[:, 1],
     }
     return {name: evaluate_model(y_test, proba, split.test, segment_cols=config.segment_cols,
                                  icp_col=config.icp_col, n_bins=config.ece_bins,
@@ -286,11 +393,25 @@ def evaluate_split(
             for name, proba in probabilities.items()}
 
 
-def _bundle_metrics(bundle: ModelBundle, reports: dict[str, EvaluationReport]) -> dict:
+def _lightgbm_baseline(split: TimeSplit, registry: FeatureRegistry, levels: dict,
+                       y_train: np.ndarray, config: TrainConfig) -> np.ndarray:
+    params = {**LIGHTGBM_DEFAULTS, "seed": config.seed,
+              "num_threads": config.booster.num_threads}
+    X_train = prepare_features(split.train, registry, levels)
+    booster = lgb.train(params, lgb.Dataset(X_train, label=y_train), num_boost_round=100)
+    return booster.predict(prepare_features(split.test, registry, levels))
+
+
+def _bundle_metrics(bundle: ModelBundle, reports: dict[str, EvaluationReport],
+                    selection: Selection, split: TimeSplit, config: TrainConfig) -> dict:
     test = {name: {k: (float(v) if is_finite_number(v) else None)
                    for k, v in report.metrics.items()} for name, report in reports.items()}
+    rates = {name: float(check_labels(part, config.label_col).mean())
+             for name, part in (("train", split.train), ("newest_fold", split.valid),
+                                ("test", split.test))}
     return {"test": test, "calibration_cv_brier": bundle.calibrator.cv_brier,
-            "calibration_method": bundle.calibrator.method}
+            "calibration_method": bundle.calibrator.method, "base_rate": rates,
+            "selection": json.loads(selection.summary().to_json(orient="records"))}
 
 
 # --- MLflow -------------------------------------------------------------------------------
@@ -303,13 +424,16 @@ def _log_run(
     reports: dict[str, EvaluationReport],
     config: TrainConfig,
     model_name: str,
+    selection: Selection,
+    problems: list[str],
+    force: bool,
 ) -> tuple[str, str]:
     with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.set_tags(_run_tags(split, model_name, config))
+        mlflow.set_tags(_run_tags(split, model_name, config, bundle, problems, force))
         mlflow.log_params(_run_params(bundle, config))
-        mlflow.log_metrics(_run_metrics(bundle, reports))
+        mlflow.log_metrics({**_run_metrics(bundle, reports), **_selection_metrics(selection)})
         with tempfile.TemporaryDirectory(prefix="leadscore-report-") as tmp:
-            _write_artifacts(Path(tmp), bundle, split, reports, config)
+            _write_artifacts(Path(tmp), bundle, split, reports, config, selection, problems)
             mlflow.log_artifacts(tmp, artifact_path="evaluation")
         info = log_bundle(bundle, split.train, name="model")
     return run.info.run_id, info.model_uri
@@ -339,9 +463,19 @@ def _default_artifact_location(tracking_uri: str) -> str | None:
     return (database.resolve().parent / "artifacts").as_uri()
 
 
-def _run_tags(split: TimeSplit, model_name: str, config: TrainConfig) -> dict[str, str]:
+REFUSED_TAG = "leadscore.refused"
+
+
+def _run_tags(split: TimeSplit, model_name: str, config: TrainConfig, bundle: ModelBundle,
+              problems: list[str], force: bool) -> dict[str, str]:
     tags = {"leadscore.model_name": model_name, "leadscore.seed": str(config.seed),
-            "leadscore.label": config.label_col}
+            "leadscore.label": config.label_col, "leadscore.model_kind": bundle.model_kind,
+            "leadscore.candidate": str(bundle.config.get("candidate"))}
+    if "as_of_end" in bundle.config:
+        tags["leadscore.as_of_end"] = bundle.config["as_of_end"]
+    if problems:
+        tags[REFUSED_TAG] = "; ".join(problems)[:5000]
+        tags["leadscore.forced"] = str(force).lower()
     for name, part in split.parts().items():
         times = part[config.time_col]
         tags[f"data_window.{name}"] = f"{times.min().isoformat()} .. {times.max().isoformat()}"
@@ -350,9 +484,12 @@ def _run_tags(split: TimeSplit, model_name: str, config: TrainConfig) -> dict[st
 
 def _run_params(bundle: ModelBundle, config: TrainConfig) -> dict[str, object]:
     params = {f"booster.{k}": v for k, v in config.booster.model_dump().items()}
-    params.update({k: v for k, v in config.model_dump(mode="json").items() if k != "booster"})
-    params.update({"n_features": len(bundle.features),
-                   "best_iteration": bundle.booster.current_iteration(),
+    params.update({k: v for k, v in config.model_dump(mode="json").items()
+                   if k not in ("booster", "candidates")})
+    params.update({"candidates": ", ".join(c.name for c in config.candidates),
+                   "n_features": len(bundle.features), "model_kind": bundle.model_kind,
+                   "selected_candidate": bundle.config.get("candidate"),
+                   "model_size": bundle.model_size(),
                    "calibration_method": bundle.calibrator.method,
                    "grade_thresholds": json.dumps(bundle.grade_thresholds)})
     return {k: (json.dumps(v) if isinstance(v, (list, dict, tuple)) else v)
@@ -367,19 +504,33 @@ def _run_metrics(bundle: ModelBundle, reports: dict[str, EvaluationReport]) -> d
     return metrics
 
 
+def _selection_metrics(selection: Selection) -> dict[str, float]:
+    metrics = {}
+    for row in selection.table().itertuples(index=False):
+        for name in ("log_loss", "roc_auc"):
+            metrics[f"cv.{row.candidate}.fold{row.fold}.{name}"] = float(getattr(row, name))
+        metrics[f"cv.{row.candidate}.mean_log_loss"] = float(row.mean_log_loss)
+    return metrics
+
+
 def _write_artifacts(
     out: Path,
     bundle: ModelBundle,
     split: TimeSplit,
     reports: dict[str, EvaluationReport],
     config: TrainConfig,
+    selection: Selection,
+    problems: list[str],
 ) -> None:
     y_test = check_labels(split.test, config.label_col)
     grades = bundle.predict_frame(split.test)["grade"].to_numpy()
     comparison = compare_reports(reports)
-    text = render_report(comparison, reports["model"], grade_table(y_test, grades))
+    text = render_report(comparison, reports["model"], grade_table(y_test, grades),
+                         selection=selection.table(), base_rates=bundle.metrics.get("base_rate"),
+                         refused=problems)
     (out / "report.md").write_text(text, encoding="utf-8")
     comparison.to_csv(out / "comparison.csv", index_label="metric")
+    selection.table().to_csv(out / "candidates.csv", index=False)
     for name, report in reports.items():
         (out / f"{name}_report.json").write_text(
             json.dumps(report.to_dict(), indent=1, allow_nan=False), encoding="utf-8")

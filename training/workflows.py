@@ -17,10 +17,12 @@ fits one model from an examples frame; this module supplies the rest of the job:
    probability of the same file's ``win`` section (``score_win_rules``), again what serving
    answers without a model; where every open deal is in one stage (Maven CRM) it is a
    constant and its AUC is 0.5. The naive-Bayes baseline comes with ``train_model``.
-4. **Registry** — a new version gets alias ``challenger``; ``promote_from_store`` compares it
-   with the ``champion`` on the recent hold-out (the newest time slice of examples rebuilt
-   from the store with the challenger's settings; each model gets its features computed with
-   its own ``FeatureConfig``) and moves ``champion`` only when it is not worse.
+4. **Registry** — a new version gets alias ``challenger`` (unless the registration gate of
+   ``training.gate`` refuses it; ``force`` overrides); ``promote_from_store`` compares it with
+   the ``champion`` on the challenger's own test slice — the examples rebuilt at the data cut
+   training recorded in the bundle (``config.as_of_end``), split with the training config it
+   recorded; each model gets its features computed with its own ``FeatureConfig`` — and moves
+   ``champion`` only when it is not worse.
 """
 
 from __future__ import annotations
@@ -51,8 +53,7 @@ from training.registry import (
     rollback,
 )
 from training.rules import RulesConfig, load_rules, make_rule_score, score_win_rules
-from training.split import split_by_time
-from training.train import Progress, TrainConfig, TrainResult, train_model
+from training.train import Progress, TrainConfig, TrainResult, split_examples, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def train_from_tables(
     as_of_end: pd.Timestamp | None = None,
     progress: Progress | None = None,
     rules: RulesConfig | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Build ``task``'s examples from ``tables``, train, log to MLflow and register a challenger.
 
@@ -199,9 +201,11 @@ def train_from_tables(
         as_of_end: the data cut; default just after the latest timestamp in ``tables``.
         progress: called with one-line status messages.
         rules: the rule set (baseline, stored in the bundle); default ``config/rules.yaml``.
+        force: register even when the registration gate refuses the model.
 
     Returns:
-        The ``TrainResult``. Raises ``InsufficientDataError`` below the minimum data.
+        The ``TrainResult``. Raises ``InsufficientDataError`` below the minimum data and
+        ``training.gate.ModelRefusedError`` when the gate refuses the model.
     """
     setup = load_training_setup(task)
     feature_config = resolve_feature_config(feature_config or setup.feature_config)
@@ -219,7 +223,7 @@ def train_from_tables(
         tracking_uri=prepare_tracking(settings), config=train_config,
         rule_score=make_baseline_rule(task, rules), progress=progress,
         artifact_location=settings.mlflow_artifact_root,
-        feature_config=feature_config, rules=rules)
+        feature_config=feature_config, rules=rules, data_cut=cut, force=force)
 
 
 def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
@@ -278,18 +282,23 @@ def _bundle_train_config(bundle: ModelBundle) -> TrainConfig:
 def build_holdout(task: str, tables: Tables, challenger: ModelBundle,
                   as_of_end: pd.Timestamp | None = None
                   ) -> Callable[[ModelBundle], pd.DataFrame]:
-    """The recent hold-out both models are scored on, as ``bundle -> labelled features``.
+    """The hold-out both models are scored on, as ``bundle -> labelled features``.
 
-    The rows are the test slice (newest ``split_fractions[2]``) of the examples rebuilt from
-    ``tables`` with the challenger's feature and split settings; each model's features are
-    computed for those same (entity, as_of) rows with its own ``FeatureConfig``.
+    The rows are the challenger's test slice: the examples rebuilt from ``tables`` at the data
+    cut training recorded (``as_of_end`` overrides it; models trained before it was recorded
+    use the latest data) and split with the training config the challenger recorded; each
+    model's features are computed for those same (entity, as_of) rows with its own
+    ``FeatureConfig``.
     """
     feature_config = FeatureConfig.from_dict(challenger.feature_config)
     config = _bundle_train_config(challenger)
-    cut = as_of_end if as_of_end is not None else default_as_of_end(tables)
+    cut = as_of_end if as_of_end is not None else recorded_data_cut(challenger, tables)
     examples = build_examples(task, tables, feature_config, cut)
-    test = split_by_time(examples, config.time_col, config.split_fractions,
-                         entity_col=config.id_col, isolate=config.isolate).test
+    test = split_examples(examples, feature_registry(task, feature_config), config).test
+    recorded = challenger.metrics.get("test", {}).get("model", {}).get("rows")
+    if recorded is not None and int(recorded) != len(test):
+        logger.warning("promotion hold-out has %d rows; training's test slice had %d (the store "
+                       "changed since training)", len(test), int(recorded))
     id_col = _ID_COLUMNS[task]
     cache: dict[str, pd.DataFrame] = {_config_key(challenger.feature_config): test}
 
@@ -303,6 +312,12 @@ def build_holdout(task: str, tables: Tables, challenger: ModelBundle,
         return cache[key]
 
     return holdout
+
+
+def recorded_data_cut(bundle: ModelBundle, tables: Tables) -> pd.Timestamp:
+    """The data cut training recorded in ``bundle``; the latest data when it has none."""
+    recorded = bundle.config.get("as_of_end")
+    return pd.Timestamp(recorded) if recorded else default_as_of_end(tables)
 
 
 def _config_key(feature_config: Mapping) -> str:

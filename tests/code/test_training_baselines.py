@@ -7,54 +7,55 @@ import pandas as pd
 import pytest
 
 from features.registry import FeatureDef, FeatureRegistry
-from training.baselines import NaiveBayesLeadScorer, RuleScoreBaseline, make_points_rule
+from training.baselines import (
+    NaiveBayesLeadScorer,
+    RuleScoreBaseline,
+    make_points_rule,
+    naive_bayes_columns,
+)
 
-TOY = pd.DataFrame({"source": pd.array(["a", "a", "a", "b", "b", "c"], dtype="str"),
-                    "visits": [5.0, 6.0, 1.0, 2.0, 0.0, 7.0]})
-TOY_Y = np.array([1, 1, 0, 0, 0, 1])
-
-
-def test_naive_bayes_matches_the_hand_computed_posterior() -> None:
-    # 3 won / 3 lost. source: a = 2 won / 1 lost, b = 0/2, c = 1/0; 3 levels + 1 unseen slot.
-    #   P(a|won) = (2+1)/(3+4) = 3/7, P(a|lost) = 2/7 -> likelihood ratio 3/2
-    #   P(b|won) = 1/7, P(b|lost) = 3/7 -> 1/3; unseen "d": 1/7 vs 1/7 -> 1
-    # visits, 2 bins split at the median 3.5: high = 3 won / 0 lost, low = 0 / 3; 2 + 1 slots.
-    #   P(high|won) = 4/6, P(high|lost) = 1/6 -> 4; low -> 1/4; missing (unseen) -> 1
-    model = NaiveBayesLeadScorer(n_bins=2, alpha=1.0).fit(TOY, TOY_Y)
-    assert model.categorical_ == ["source"]
-    np.testing.assert_allclose(model.bin_edges_["visits"], [3.5])
-    rows = pd.DataFrame({"source": pd.array(["a", "b", "d", "a"], dtype="str"),
-                         "visits": [10.0, np.nan, 0.0, 3.5]})
-    proba = model.predict_proba(rows)
-    expected_odds = np.array([3 / 2 * 4, 1 / 3 * 1, 1 * 1 / 4, 3 / 2 * 4])  # 3.5 goes high
-    np.testing.assert_allclose(proba[:, 1], expected_odds / (1 + expected_odds))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+TOY = pd.DataFrame({"source": pd.array(["a", "a", "a", "b", "b", "c", None], dtype="str"),
+                    "budget": pd.array([True, True, False, False, None, True, False],
+                                       dtype="boolean")})
+TOY_Y = np.array([1, 1, 0, 0, 0, 1, 0])
 
 
-def test_prior_odds_enter_the_posterior() -> None:
-    X = pd.DataFrame({"source": pd.array(["a"] * 4, dtype="str")})
-    model = NaiveBayesLeadScorer().fit(X, np.array([1, 0, 0, 0]))
-    # One level: ratio (1+1)/(1+2) over (3+1)/(3+2) = (2/3)/(4/5); prior odds 1/3.
-    odds = (1 / 3) * (2 / 3) / (4 / 5)
-    assert model.predict_proba(X)[0, 1] == pytest.approx(odds / (1 + odds))
+def test_naive_bayes_matches_odoos_frequency_tables() -> None:
+    # Odoo: each field's totals count only rows where it is set; alpha is added to each count.
+    # source (set on 6 rows: 3 won / 3 lost): a = 2 won / 1 lost, b = 0 / 2, c = 1 / 0.
+    #   P(a|won) = 2.1 / 3.3, P(a|lost) = 1.1 / 3.3 -> ratio 2.1 / 1.1
+    #   P(b|won) = 0.1 / 3.3, P(b|lost) = 2.1 / 3.3 -> 0.1 / 2.1; unset or unseen: no factor
+    # budget (set on 6 rows: 3 won / 3 lost): True = 3 / 0, False = 0 / 3 (2 values).
+    #   P(True|won) = 3.1 / 3.2, P(True|lost) = 0.1 / 3.2 -> 31; False -> 1 / 31
+    model = NaiveBayesLeadScorer(alpha=0.1).fit(TOY, TOY_Y)
+    rows = pd.DataFrame({"source": pd.array(["a", "b", "d", None], dtype="str"),
+                         "budget": pd.array([True, None, False, True], dtype="boolean")})
+    prior = 3 / 4
+    expected_odds = prior * np.array([2.1 / 1.1 * 31, 0.1 / 2.1, 1 / 31, 31])
+    np.testing.assert_allclose(model.predict_proba(rows)[:, 1], expected_odds / (1 + expected_odds))
+    np.testing.assert_allclose(model.predict_proba(rows).sum(axis=1), 1.0)
+    assert model.log_ratios("source")["a"] == pytest.approx(np.log(2.1 / 1.1))
 
 
-def test_explicit_categorical_columns_win_over_dtypes() -> None:
-    X = pd.DataFrame({"tier": [1, 2, 1, 2], "flag": [True, False, True, True]})
-    model = NaiveBayesLeadScorer(categorical=["tier", "flag"]).fit(X, np.array([1, 0, 1, 0]))
-    assert model.categorical_ == ["tier", "flag"] and model.bin_edges_ == {}
-    assert set(model.tables_["tier"]) == {"1", "2"}
+def test_naive_bayes_uses_the_leads_own_categorical_fields_only() -> None:
+    registry = FeatureRegistry([
+        FeatureDef("visits", "int", "actionable", "behavioral", "{value}", "{value}"),
+        FeatureDef("budget", "bool", "actionable", "bant", "{value}", "{value}"),
+        FeatureDef("industry", "category", "fixed", "firmographic", "{value}", "{value}"),
+        FeatureDef("icp_tier", "category", "fixed", "icp", "{value}", "{value}"),
+    ])
+    assert naive_bayes_columns(registry) == ["budget", "industry"]
 
 
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
         (lambda: NaiveBayesLeadScorer().predict_proba(TOY), RuntimeError, "not fitted"),
-        (lambda: NaiveBayesLeadScorer().fit(TOY, np.zeros(6)), ValueError, "both classes"),
-        (lambda: NaiveBayesLeadScorer().fit(TOY, TOY_Y[:3]), ValueError, "6 rows but y has 3"),
+        (lambda: NaiveBayesLeadScorer().fit(TOY, np.zeros(7)), ValueError, "both classes"),
+        (lambda: NaiveBayesLeadScorer().fit(TOY, TOY_Y[:3]), ValueError, "7 rows but y has 3"),
         (lambda: NaiveBayesLeadScorer(alpha=0).fit(TOY, TOY_Y), ValueError, "alpha > 0"),
         (lambda: NaiveBayesLeadScorer().fit(TOY.to_numpy(), TOY_Y), TypeError, "DataFrame"),
-        (lambda: NaiveBayesLeadScorer().fit(TOY, TOY_Y).predict_proba(TOY[["visits"]]),
+        (lambda: NaiveBayesLeadScorer().fit(TOY, TOY_Y).predict_proba(TOY[["budget"]]),
          ValueError, r"columns missing from X: \['source'\]"),
     ],
 )

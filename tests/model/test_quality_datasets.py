@@ -10,12 +10,20 @@
   snapshots, test = newest 20 % by time; plus the leakage checks the import calls for (lost
   deals have no amount, and the close row only exists after closing).
 
-Two targets of the issue are not reached with honest defaults; they are strict ``xfail`` with
-the measured numbers and the reason, so fixing them turns the suite red until the mark goes:
-the time-split ECE of X Education (0.033 on 1,363 test rows, where a perfectly calibrated model
-already averages 0.024 from sampling noise alone and the calibration slice's base rate (0.44)
-differs from the test slice's (0.36)), and Maven's win AUC (0.52: win/loss carries almost no
-signal before closing; the README's 0.548 used per-deal columns known only at close).
+Issue 11's quality bar, on both datasets: the selected model's test ROC AUC is at least the
+best of (logistic regression, default LightGBM, naive Bayes) - 0.005 on the same split, and its
+ECE is at most 0.03 where the test slice has >= 2,000 rows (Maven; X Education's has 1,363).
+X Education's 1,281 repeated rows: identical feature rows of different leads share a group
+that never sits on two sides of the split (groups of more than ``max_identical_group`` rows
+are a common profile — e.g. every optional field blank — and are not grouped).
+
+Targets not reached with honest defaults are strict ``xfail`` with the measured numbers and the
+reason, so fixing them turns the suite red until the mark goes: the time-split ECE <= 0.02 of X
+Education (0.035 on 1,363 test rows, where a perfectly calibrated model already averages ~0.024
+from sampling noise alone and the newest fold's base rate (0.44) differs from the test slice's
+(0.36)), Maven's win AUC >= 0.55 (0.52: win/loss carries almost no signal before closing; the
+README's 0.548 used per-deal columns known only at close), and Maven's AUC against the best
+baseline (see its test).
 """
 
 from __future__ import annotations
@@ -27,8 +35,10 @@ import pytest
 
 from crm.settings import load_settings
 from crm.importer import import_crm, load_mapping
-from training.crossval import cross_validate
+from training.crossval import chosen_only, cross_validate
 from training.evaluate import evaluate_model, expected_calibration_error
+from training.split import identical_row_groups
+from training.train import IDENTICAL_GROUP, split_examples
 from training.workflows import (
     build_examples,
     default_as_of_end,
@@ -48,8 +58,14 @@ def _train(task: str, name: str, source: Path, store: Path):
     settings = load_settings(mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
                              mlflow_artifact_root=store / "artifacts")
     train_config = setup.train_config.model_copy(update={"make_plots": False})
-    result = train_from_tables(task, tables, settings, setup.feature_config, train_config)
+    result = train_from_tables(task, tables, settings, setup.feature_config, train_config,
+                               force=True)  # measure even a refused model; asserted below
     return tables, setup, result
+
+
+def _best_baseline_auc(result) -> float:
+    return max(result.reports[name].metrics["roc_auc"]
+               for name in ("logistic", "lightgbm_default", "naive_bayes"))
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +83,9 @@ def maven(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_xeducation_time_split_auc_and_baselines(xeducation) -> None:
     _, _, result = xeducation
     auc = {name: report.metrics["roc_auc"] for name, report in result.reports.items()}
-    assert auc["model"] >= 0.87
-    assert auc["model"] > auc["naive_bayes"] and auc["model"] > auc["rules"]
+    assert auc["model"] >= 0.88
+    assert auc["model"] >= _best_baseline_auc(result) - 0.005, auc
+    assert auc["model"] > auc["rules"] and result.refused is None
     assert result.split_summary["test"]["rows"] >= 1300  # one snapshot per lead
     assert result.reports["model"].metrics["top30_bottom30_ratio"] >= 3.0
 
@@ -86,25 +103,38 @@ def test_xeducation_calibration_beats_the_raw_booster(xeducation) -> None:
 
 
 def _test_rows(examples, setup):
-    from training.split import split_by_time
-
-    config = setup.train_config
-    return split_by_time(examples, fractions=config.split_fractions, entity_col="lead_id").test
+    registry = feature_registry("sql", setup.feature_config)
+    return split_examples(examples, registry, setup.train_config).test
 
 
-@pytest.mark.xfail(strict=True, reason="measured ECE 0.033 on the 1,363-row newest slice: the "
+def test_xeducation_repeated_rows_never_sit_on_two_sides(xeducation) -> None:
+    tables, setup, result = xeducation
+    examples = build_examples("sql", tables, setup.feature_config, default_as_of_end(tables))
+    registry = feature_registry("sql", setup.feature_config)
+    groups = identical_row_groups(examples, registry.names, "lead_id",
+                                  setup.train_config.max_identical_group)
+    assert groups.duplicated(keep=False).sum() >= 200  # repeated leads are grouped
+    split = split_examples(examples, registry, setup.train_config)
+    sides = [set(part[IDENTICAL_GROUP]) for part in split.parts().values()]
+    assert not sides[0] & sides[1] and not sides[0] & sides[2] and not sides[1] & sides[2]
+    dropped = result.split_summary["train"]["dropped"]["identical_row_in_later_part"]
+    assert dropped == split.dropped["train"]["identical_row_in_later_part"] > 0
+
+
+@pytest.mark.xfail(strict=True, reason="measured ECE 0.035 on the 1,363-row newest slice: the "
                    "sampling-noise floor of a perfectly calibrated model there is ~0.024 and "
-                   "the calibration slice's base rate (0.44) differs from the test's (0.36); "
+                   "the newest fold's base rate (0.44) differs from the test's (0.36); "
                    "the README protocol below reaches ECE <= 0.02")
 def test_xeducation_time_split_ece_target(xeducation) -> None:
     assert xeducation[2].reports["model"].metrics["ece"] <= 0.02
 
 
 def test_xeducation_readme_protocol_reaches_the_readme_figures(xeducation) -> None:
-    tables, setup, _ = xeducation
+    """The README's 5-fold protocol, with the candidate the time split chose (one fit a fold)."""
+    tables, setup, result = xeducation
     examples = build_examples("sql", tables, setup.feature_config, default_as_of_end(tables))
     registry = feature_registry("sql", setup.feature_config)
-    proba = cross_validate(examples, registry, setup.train_config, folds=5)
+    proba = cross_validate(examples, registry, chosen_only(setup.train_config, result), folds=5)
     metrics = evaluate_model(examples["label"], proba, examples, icp_col=None).metrics
     assert metrics["roc_auc"] >= 0.87
     assert metrics["ece"] <= 0.02
@@ -116,8 +146,21 @@ def test_maven_win_is_calibrated_on_the_newest_20_percent(maven) -> None:
     total = sum(part["rows"] + sum(part["dropped"].values()) for part in summary.values())
     assert summary["test"]["rows"] / total == pytest.approx(0.2, abs=0.01)
     model = result.reports["model"].metrics
-    assert model["ece"] <= 0.05
-    assert model["brier"] <= result.reports["naive_bayes"].metrics["brier"]
+    assert model["rows"] >= 2000 and model["ece"] <= 0.03
+    for baseline in ("logistic", "lightgbm_default", "naive_bayes"):
+        assert model["brier"] <= result.reports[baseline].metrics["brier"], baseline
+        assert model["log_loss"] <= result.reports[baseline].metrics["log_loss"], baseline
+    assert result.refused is None  # no baseline beats it on both AUC and log loss
+
+
+@pytest.mark.xfail(strict=True, reason="measured test ROC AUC 0.520 vs the logistic baseline's "
+                   "0.534 (default LightGBM 0.513, naive Bayes 0.495) on 5,326 deals: the "
+                   "folds choose LightGBM by log loss, and on the test slice it does have the "
+                   "lower log loss (0.643 vs 0.647), Brier and ECE (0.013 vs 0.046); the AUC "
+                   "gap is within sampling noise (SE ~0.008) of a signal this weak")
+def test_maven_win_auc_is_no_worse_than_the_best_baseline(maven) -> None:
+    result = maven[2]
+    assert result.reports["model"].metrics["roc_auc"] >= _best_baseline_auc(result) - 0.005
 
 
 @pytest.mark.xfail(strict=True, reason="measured win ROC AUC 0.519 (naive Bayes 0.533) on the "

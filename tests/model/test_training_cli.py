@@ -20,8 +20,10 @@ from crm.store import CRMStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_cli")]
 
-FAST = "training:\n  make_plots: false\n"
-WORSE = ("training:\n  make_plots: false\n"
+FAST = ("training:\n  make_plots: false\n  cv_folds: 2\n  candidates:\n"
+        "    - {name: lightgbm, kind: lightgbm}\n    - {name: logistic, kind: logistic, C: 0.1}\n")
+WORSE = ("training:\n  make_plots: false\n  cv_folds: 1\n"
+         "  candidates: [{name: stump, kind: lightgbm}]\n"
          "  booster: {num_leaves: 2, num_boost_round: 1}\n")  # a single stump
 
 
@@ -53,6 +55,14 @@ def aliases(home: Path, name: str = "leadscore-sql") -> dict[str, str]:
     return {alias: str(version) for alias, version in model.aliases.items()}
 
 
+def _latest_run(home: Path):
+    uri = f"sqlite:///{home / 'mlruns' / 'm.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.get_experiment_by_name("leadscore-sql")
+    return client.search_runs([experiment.experiment_id], order_by=["start_time DESC"],
+                              max_results=1)[0]
+
+
 def hold_out_line(output: str, label: str) -> tuple[float, float, int]:
     match = re.search(rf"{label}\s*│\s*([\d.]+)\s*│\s*([\d.]+)\s*│\s*([\d,]+)", output)
     assert match, f"no hold-out line for {label!r} in:\n{output}"
@@ -66,8 +76,10 @@ def test_train_promote_refuse_accept_and_roll_back(env: Path) -> None:
     code, output = invoke("train", "sql", "--config-file", str(env / "fast.yaml"))
     assert code == 0, output
     assert "registered leadscore-sql version 1 as challenger" in output
-    for text in ("model − rules", "naive bayes", "top30_bottom30_ratio", "icp_fit_ratio",
-                 "Conversion by grade", "booster: best iteration", "split: train"):
+    for text in ("model −", "logist", "naive", "lightgbm", "top30_", "icp_fi",
+                 "Candidates on the rolling-origin folds", "base rate: train",
+                 "Conversion by grade", "candidate lightgbm: mean fold log loss",
+                 "selected ", "split: train"):
         assert text in output, text
     assert aliases(env) == {"challenger": "1"}
 
@@ -78,7 +90,14 @@ def test_train_promote_refuse_accept_and_roll_back(env: Path) -> None:
     assert aliases(env) == {"champion": "1"}
 
     code, output = invoke("train", "sql", "--config-file", str(env / "worse.yaml"))
-    assert code == 0 and "version 2 as challenger" in output
+    assert code == 1, output  # a one-tree model: refused loudly, nothing registered
+    assert "model refused" in output and "too few trees: 1" in output
+    assert aliases(env) == {"champion": "1"}
+    run = _latest_run(env)
+    assert "too few trees" in run.data.tags["leadscore.refused"]
+    code, output = invoke("train", "sql", "--config-file", str(env / "worse.yaml"), "--force")
+    assert code == 0 and "version 2 as challenger" in output, output
+    assert "forced past the gate" in output
     code, output = invoke("promote", "sql")
     assert code == 1, output
     assert "refused" in output and "champion unchanged" in output

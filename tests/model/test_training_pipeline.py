@@ -27,6 +27,7 @@ from training.bundle import (
     use_tracking_uri,
 )
 from training.explain import SHAP_NOTE
+from training.gate import ModelRefusedError
 from training.model import InsufficientDataError
 from training.rules import load_rules
 from training.split import split_by_time
@@ -195,7 +196,7 @@ def test_mismatched_bundle_files_are_refused(trained, tmp_path: Path) -> None:
     (directory / BUNDLE_FILE).write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="do not belong together"):
         load_bundle(directory)
-    with pytest.raises(FileNotFoundError, match="no model.txt \\+ bundle.json"):
+    with pytest.raises(FileNotFoundError, match=r"no model file \(model.txt or linear.json\) \+ bundle.json"):
         load_bundle(tmp_path)
 
 
@@ -301,3 +302,40 @@ def test_bundle_refuses_a_booster_from_another_feature_list(trained) -> None:
     with pytest.raises(ValueError, match="do not match the bundle's feature registry"):
         ModelBundle(bundle.booster, REGISTRY.select(REGISTRY.names[:3]), {},
                     bundle.calibrator, bundle.grade_thresholds)
+
+
+def test_a_constant_model_is_refused_loudly_and_not_registered(examples, tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    constant = examples.assign(pricing_visits=1, email_opens=2, employees=50.0,
+                               industry="saas", source="webinar", budget_confirmed=True)
+    config = TrainConfig(make_plots=False, cv_folds=2)
+    with pytest.raises(ModelRefusedError) as refused:
+        train_model(constant, REGISTRY, model_name="constant", tracking_uri=store, config=config)
+    assert any("near-constant score" in p for p in refused.value.problems), refused.value
+    assert "model refused, not registered" in str(refused.value)
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    assert client.search_model_versions("name = 'constant'") == []
+    run = client.get_run(refused.value.run_id)
+    assert "near-constant score" in run.data.tags["leadscore.refused"]
+    assert run.data.tags["leadscore.forced"] == "false"
+    forced = train_model(constant, REGISTRY, model_name="constant", tracking_uri=store,
+                         config=config, force=True)
+    assert forced.version == "1" and forced.refused
+
+
+def test_a_logistic_bundle_is_saved_loaded_and_explained_like_the_booster(examples,
+                                                                          tmp_path: Path) -> None:
+    split = split_by_time(examples, entity_col="lead_id")
+    config = TrainConfig(make_plots=False, candidates=[{"name": "lr", "kind": "logistic"}])
+    bundle = fit_bundle(split, REGISTRY, config, lambda message: None)
+    assert bundle.model_kind == "logistic" and bundle.booster is None
+    loaded = load_bundle(bundle.save(tmp_path / "bundle"))
+    assert (tmp_path / "bundle" / "linear.json").is_file()
+    rows = examples.head(30)
+    np.testing.assert_array_equal(loaded.predict_proba(rows), bundle.predict_proba(rows))
+    proba, contributions = loaded.predict_matrix(loaded.matrix(rows))
+    raw = loaded.predict_raw(rows)
+    np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)))
+    explanation = loaded.explain(rows.head(1), k=2)[0]
+    assert explanation.raw_log_odds == pytest.approx(np.log(raw[0] / (1 - raw[0])))
+    assert explanation.positive or explanation.negative

@@ -16,6 +16,7 @@ from crm.generate import GeneratorConfig, generate_crm
 from training.model import InsufficientDataError
 from training.registry import promote_challenger
 from training.rules import load_rules
+from training.selection import Candidate
 from training.train import TrainConfig
 from training.workflows import (
     build_holdout,
@@ -29,7 +30,10 @@ from training.workflows import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_workflows")]
 
-FAST = TrainConfig(make_plots=False)
+FAST = TrainConfig(make_plots=False, cv_folds=2, candidates=(
+    Candidate(name="lightgbm", kind="lightgbm"),
+    Candidate(name="logistic", kind="logistic", C=0.1)))
+BOOSTED = FAST.model_copy(update={"candidates": FAST.candidates[:1]})
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +59,10 @@ def test_the_data_cut_is_just_after_the_latest_event_not_a_plan(tables) -> None:
 
 
 def test_same_seed_same_model_other_seed_other_model(tables, tmp_path: Path) -> None:
-    first = train_sql_from_tables(tables, settings_in(tmp_path / "a"), train_config=FAST)
-    again = train_sql_from_tables(tables, settings_in(tmp_path / "b"), train_config=FAST)
+    first = train_sql_from_tables(tables, settings_in(tmp_path / "a"), train_config=BOOSTED)
+    again = train_sql_from_tables(tables, settings_in(tmp_path / "b"), train_config=BOOSTED)
     other = train_sql_from_tables(tables, settings_in(tmp_path / "c", seed=7),
-                                  train_config=FAST)
+                                  train_config=BOOSTED)
     assert first.bundle.to_dict() == again.bundle.to_dict()
     assert first.bundle.booster.model_to_string() == again.bundle.booster.model_to_string()
     assert first.bundle.config["seed"] == 42 and other.bundle.config["seed"] == 7
