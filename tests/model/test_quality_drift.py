@@ -8,7 +8,8 @@ on the newest slice, and calibrating on the newest fold must follow the shifted 
 
 A base rate that keeps rising through the test period cannot be calibrated by any method that
 does not extrapolate; that case is not claimed here (the calibrator learns the newest fold's
-level; measured with ``rise_until=0.75``, i.e. still rising in the newest fold: ECE 0.035).
+level; measured with ``rise_until=0.75``, i.e. still rising in the newest fold, on 15,000
+leads: ECE 0.035). With 3,600 test rows the ECE of a perfectly calibrated model is ~0.015.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ REGISTRY = FeatureRegistry([
 ])
 
 
-def drifted_examples(n: int = 15000, seed: int = 11, start_rate: float = 0.05,
+def drifted_examples(n: int = 24000, seed: int = 11, start_rate: float = 0.05,
                      end_rate: float = 0.30, rise_until: float = 0.7) -> pd.DataFrame:
     """One snapshot per lead over two years; the base rate rises from ``start_rate`` to
     ``end_rate`` over the first ``rise_until`` of the time, then stays there."""
