@@ -166,3 +166,18 @@ def test_shipped_dataset_configs_load() -> None:
     maven = load_training_setup("win", root / "maven_crm.yaml")
     assert maven.feature_config.stage_order == ("prospecting", "engaging")
     assert maven.train_config.split_fractions[2] == 0.2
+
+
+def test_promotion_scores_the_test_slice_training_recorded(tables, tmp_path: Path) -> None:
+    """Trained at an earlier data cut, the challenger is judged on that run's own test slice,
+    not on a slice rebuilt from today's data."""
+    cut = default_as_of_end(tables) - pd.Timedelta(days=120)
+    result = train_sql_from_tables(tables, settings_in(tmp_path), train_config=BOOSTED,
+                                   as_of_end=cut)
+    assert result.bundle.config["as_of_end"] == cut.isoformat()
+    holdout = build_holdout("sql", tables, result.bundle)(result.bundle)
+    test = result.split_summary["test"]
+    assert len(holdout) == test["rows"] and int(holdout["label"].sum()) == test["positives"]
+    assert str(holdout["as_of"].max()) == test["end"]
+    today = build_holdout("sql", tables, result.bundle, default_as_of_end(tables))
+    assert str(today(result.bundle)["as_of"].max()) > test["end"]
