@@ -194,7 +194,7 @@ def bench_scale(rows: int, n_features: int) -> None:
     print(f"\n== Training time: {rows:,} examples x {n_features} features "
           f"({len(split.train):,} train / {len(split.valid):,} valid rows, base rate "
           f"{frame['label'].mean():.3f}); frame made in {made:.1f} s")
-    print(f"   fit_bundle (candidates on rolling-origin folds + calibration + grades): "
+    print(f"   fit_bundle (one LightGBM candidate on one fold + calibration + grades): "
           f"{seconds:.1f} s, selected {bundle.config['candidate']} (size "
           f"{bundle.model_size()}), {bundle.config['booster']['num_threads']} LightGBM thread(s)")
     print(f"   stage seconds: { {k: round(v, 1) for k, v in stages.items()} }")
