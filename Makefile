@@ -35,6 +35,7 @@ bench: venv
 	$(PY) benchmarks/bench_features.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_serving.py --requests 2000
+	$(PY) benchmarks/bench_ui.py --leads 10000
 	$(PY) benchmarks/bench_forecast_backtest.py
 
 clean:

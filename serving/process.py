@@ -6,8 +6,10 @@ Used by the HTTP tests and the serving benchmark to run ``bentoml serve`` (and, 
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Mapping
@@ -80,3 +82,12 @@ class ServerProcess:
             self.process.kill()
             self.process.wait(10)
         self._log.close()
+
+
+def leadscore_server(settings: Mapping[str, str], log_path: Path) -> ServerProcess:
+    """``bentoml serve serving.service:LeadScoring`` on 127.0.0.1 with exactly the given
+    ``LEADSCORE_*`` settings (the caller's own ``LEADSCORE_*`` variables are dropped)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    return ServerProcess([bentoml, "serve", "serving.service:LeadScoring", "--host",
+                          "127.0.0.1", "--port", "{port}"], {**clean, **settings}, log_path)

@@ -63,7 +63,8 @@ from serving.request_records import (
     build_lead_records,
     describe_schema_problems,
 )
-from serving.schemas import ModelRef, ScoreRequest, ScoreResponse, WinRequest, WinResponse
+from serving.schemas import (ModelRef, ReasonsOut, ScoreRequest, ScoreResponse, WinRequest,
+                             WinResponse)
 from training.bundle import ModelBundle, resolve_feature_config, resolve_rules
 from training.explain import explain_contributions
 from training.model import assign_grades, to_score
@@ -73,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("sql", "win")
 NO_CHAMPION = "no_champion"
+NOT_EXPLAINED = ReasonsOut(positive=[], negative=[], scale="none",
+                           note="reasons were not asked for")
 PREDICT_FAILED = "predict_failed"
 
 
@@ -284,6 +287,42 @@ class LeadScorer:
         return online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
                                     _registry_of(config))
 
+    @property
+    def feature_config(self) -> FeatureConfig:
+        """The feature settings lead answers use now: the active model's, else those of the
+        rules that answer."""
+        active = self._active
+        model = active.sql
+        return model.feature_config if model is not None else active.rules["sql"].feature_config
+
+    def score_feature_frame(self, frame: pd.DataFrame, language: str = "en", top_k: int = 3,
+                            explain: bool = True) -> list[ScoreResponse]:
+        """Answers for lead features already built by ``features.pipeline.build_lead_features``
+        with ``feature_config`` (many stored leads at once, e.g. the web page's priority list):
+        the answers ``score_leads`` gives for the same leads and times, since the pipeline and
+        the online path compute identical features (parity-tested). ``explain=False`` leaves
+        the reasons out (``NOT_EXPLAINED``; ranking thousands of leads needs no TreeSHAP).
+        These answers are not counted as rule answers: they are not API requests.
+
+        Raises:
+            ValueError: the frame lacks features the model or the rules need.
+        """
+        active = self._active
+        model = active.sql
+        config = model.feature_config if model is not None else active.rules["sql"].feature_config
+        names = [n for n in frame.columns if n not in ("lead_id", "as_of")]
+        missing = (active.rules["sql"].rules.features | set(_registry_of(config).names)
+                   ) - set(names)
+        if missing:
+            raise ValueError(f"the feature frame lacks {sorted(missing)[:10]}")
+        rows = _frame_rows(frame, names)
+        ids = frame["lead_id"].tolist()
+        as_ofs = list(pd.to_datetime(frame["as_of"], utc=True))
+        jobs = [LeadJob(ScoreRequest(lead_id=i, language=language, top_k=top_k), language)
+                for i in ids]
+        records = [LeadRecords(lead_id=i, lead={}, account=None, activities=[]) for i in ids]
+        return self._answer_leads(active, rows, jobs, as_ofs, records, explain, count=False)
+
     def _lead_records(self, jobs: Sequence[LeadJob], as_ofs: list[pd.Timestamp]
                       ) -> list[LeadRecords | RequestError]:
         contexts = self._lead_contexts(jobs)
@@ -319,12 +358,13 @@ class LeadScorer:
                 for job, lead_id in zip(jobs, wanted)]
 
     def _answer_leads(self, active: ActiveModels, rows: list[dict], jobs: list[LeadJob],
-                      as_ofs: list[pd.Timestamp], records: list[LeadRecords]
-                      ) -> list[ScoreResponse]:
+                      as_ofs: list[pd.Timestamp], records: list[LeadRecords],
+                      explain: bool = True, count: bool = True) -> list[ScoreResponse]:
         model, rule_set = active.sql, active.rules["sql"]
         if model is not None:
             try:
-                return self._model_answers(model, rule_set.rules, rows, jobs, as_ofs, records)
+                return self._model_answers(model, rule_set.rules, rows, jobs, as_ofs, records,
+                                           explain)
             except Exception:  # any model failure: the rules answer instead
                 logger.exception("%s v%s failed to predict; answering with the rules",
                                  model.name, model.version)
@@ -338,21 +378,30 @@ class LeadScorer:
                     for record, as_of in zip(records, as_ofs)]
         frame = online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
                                      _registry_of(config))
-        answered = self._rule_answers(frame, rule_set.rules, jobs, as_ofs, records, reason)
-        self._count_rules("sql", reason, len(answered))
+        answered = self._rule_answers(frame, rule_set.rules, jobs, as_ofs, records, reason,
+                                      explain)
+        if count:
+            self._count_rules("sql", reason, len(answered))
         return answered
 
     def _model_answers(self, model: LoadedModel, rules: RulesConfig, rows: list[dict],
                        jobs: list[LeadJob], as_ofs: list[pd.Timestamp],
-                       records: list[LeadRecords]) -> list[ScoreResponse]:
+                       records: list[LeadRecords], explain: bool = True
+                       ) -> list[ScoreResponse]:
         bundle = model.bundle
-        proba, contributions = bundle.predict_matrix(bundle.matrix_from_rows(rows))
+        matrix = bundle.matrix_from_rows(rows)
+        if explain:
+            proba, contributions = bundle.predict_matrix(matrix)
+        else:  # TreeSHAP costs far more than the prediction itself
+            proba = bundle.calibrator.transform(
+                bundle.booster.predict(matrix, num_threads=bundle.num_threads))
         scores = to_score(proba)
         grades = assign_grades(proba, bundle.grade_thresholds)
         actions = recommend_actions(scores, {name: [row[name] for row in rows]
                                              for name in ACTION_FEATURES if name in rows[0]},
                                     rules.thresholds_for("model"))
-        reasons = _explain(bundle, contributions, rows, jobs)
+        reasons = (_explain(bundle, contributions, rows, jobs) if explain
+                   else [NOT_EXPLAINED] * len(rows))
         unknown = unknown_category_warnings(rows, model.levels)
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(),
@@ -363,7 +412,7 @@ class LeadScorer:
 
     def _rule_answers(self, frame: pd.DataFrame, rules: RulesConfig, jobs: list[LeadJob],
                       as_ofs: list[pd.Timestamp], records: list[LeadRecords],
-                      reason: str) -> list[ScoreResponse]:
+                      reason: str, explain: bool = True) -> list[ScoreResponse]:
         scores = score_rules(frame, rules)["score"].to_numpy()
         actions = recommend_actions(scores, frame, rules.thresholds_for("rules"))
         grades = rule_grades(scores, rules)
@@ -371,8 +420,9 @@ class LeadScorer:
         return [ScoreResponse(
             lead_id=job.request.lead_id, as_of=as_of.to_pydatetime(), probability=None,
             score=int(scores[p]), grade=grades[p], action=str(actions[p]),
-            reasons=rule_reasons(points.iloc[p], frame.iloc[p], self._lead_registry,
-                                         job.request.top_k, job.language),
+            reasons=(rule_reasons(points.iloc[p], frame.iloc[p], self._lead_registry,
+                                  job.request.top_k, job.language) if explain
+                     else NOT_EXPLAINED),
             language=job.language, source="rules", fallback_reason=reason,
             warnings=record.warnings)
             for p, (job, as_of, record) in enumerate(zip(jobs, as_ofs, records))]
@@ -442,6 +492,12 @@ def _needs_store(request: ScoreRequest) -> bool:
 def _pairs(id_column: str, ids: list[str], as_ofs: list[pd.Timestamp]) -> pd.DataFrame:
     stamps = pd.Series(pd.to_datetime(as_ofs, utc=True)).dt.as_unit("us")
     return pd.DataFrame({id_column: pd.array(ids, dtype="str"), "as_of": stamps})
+
+
+def _frame_rows(frame: pd.DataFrame, names: list[str]) -> list[dict]:
+    """Feature rows as ``features.online`` builds them: plain values, None for missing."""
+    columns = [frame[n].astype(object).where(frame[n].notna(), None).tolist() for n in names]
+    return [dict(zip(names, values)) for values in zip(*columns)]
 
 
 ACTION_FEATURES = ("bant_need", "is_mql", "is_recycled", "bant_meets_sql_rule")

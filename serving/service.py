@@ -12,6 +12,9 @@ Routes (request and response models in ``serving.schemas``; logic in ``serving.r
 * BentoML's ``/livez``, ``/readyz`` (ready once a model or the rules answer) and
   ``/metrics`` (Prometheus, with ``leadscore_rule_answers_total``,
   ``leadscore_model_load_failures_total`` and ``leadscore_micro_batch_size``);
+* ``/ui/`` — the web page (``serving.ui``): priority list, lead pages with the hand-off
+  package, forecast and model pages; ``GET /leads/{id}/handoff`` — the package as JSON or
+  Markdown;
 * ``/docs.json`` — the OpenAPI document with the error answers (``serving.cli.write_openapi``
   writes the same document to a file).
 
@@ -52,6 +55,7 @@ from serving.schemas import (
     WinResponse,
 )
 from serving.settings import ServingSettings
+from serving.ui.routes import handoff_router, ui_app
 
 RULE_ANSWERS = bentoml.metrics.Counter(
     name="leadscore_rule_answers",
@@ -67,6 +71,7 @@ BATCH_SIZE = bentoml.metrics.Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 
 status_app = FastAPI(title="leadscore status", docs_url=None, redoc_url=None, openapi_url=None)
+status_app.include_router(handoff_router)  # GET /leads/{id}/handoff (JSON or Markdown)
 
 
 @status_app.get("/model", response_model=ModelStatusOut,
@@ -112,6 +117,7 @@ def _accept_language(ctx: bentoml.Context) -> str | None:
 @bentoml.service(name="leadscore", traffic={"timeout": 60},
                  workers=ServingSettings().workers)
 @bentoml.asgi_app(status_app, path="/")
+@bentoml.asgi_app(ui_app, path="/ui")  # the web page (serving.ui), below "/" so it is matched first
 class LeadScoring:
     """Lead scoring with reasons, win probability and event ingest for inside-sales teams."""
 

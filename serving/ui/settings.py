@@ -1,0 +1,21 @@
+"""Settings of the web page (``LEADSCORE_UI_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UiSettings(BaseSettings):
+    """Page sizes, the change alert and the forecast page's currency."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADSCORE_UI_", extra="forbid")
+
+    page_size: int = Field(50, ge=10, le=500, description="Leads per page of the list.")
+    jump_points: int = Field(10, ge=1, le=98,
+                             description="A score jump of at least this many points since "
+                                         "yesterday is listed as a buying-timing alert.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Forecast currency.")
+    fx: dict[str, float] = Field(default_factory=dict,
+                                 description='Rates into `currency`, JSON, e.g. {"JPY": 0.0067}.')
+    history_weeks: int = Field(12, ge=1, le=52, description="Weeks of score history shown.")

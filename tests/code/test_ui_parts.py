@@ -1,0 +1,132 @@
+"""The web page's parts without a server: session cookies, open leads, changes, ranking,
+reason order, drift and chart escaping."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm.schema import coerce_rows
+from serving.schemas import ReasonOut
+from serving.ui import auth, charts
+from serving.ui.board import Board, BoardLead, find_changes, open_at, order_reasons, rank_key
+from serving.ui.models import population_stability, segment_gaps
+
+KEY = "k-0123456789"
+
+
+def test_session_token_is_bound_to_the_key_and_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = auth.issue_session(KEY)
+    assert auth.session_is_valid(token, KEY)
+    assert not auth.session_is_valid(token, "another-key")
+    assert not auth.session_is_valid(token[:-2] + "xx", KEY)
+    assert not auth.session_is_valid("", KEY) and not auth.session_is_valid(None, KEY)
+    later = time.time() + auth.SESSION_SECONDS + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert not auth.session_is_valid(token, KEY)
+
+
+@pytest.mark.parametrize("headers, cookies, allowed", [
+    ({}, {}, False),
+    ({"authorization": f"Bearer {KEY}"}, {}, True),
+    ({"x-api-key": KEY}, {}, True),
+    ({"x-api-key": "wrong"}, {}, False),
+    ({}, {auth.COOKIE_NAME: "forged"}, False),
+])
+def test_requests_need_the_key_or_a_session(headers: dict, cookies: dict, allowed: bool) -> None:
+    assert auth.request_is_authorised(headers, cookies, KEY) is allowed
+    assert auth.request_is_authorised(headers, cookies, None) is True  # no key configured
+    assert auth.request_is_authorised({}, {auth.COOKIE_NAME: auth.issue_session(KEY)}, KEY)
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/ui/leads/L1?lang=ja", "/ui/leads/L1?lang=ja"), ("https://evil.example/ui", "/ui/"),
+    ("//evil.example", "/ui/"), ("/ui//evil.example", "/ui/"), (None, "/ui/"),
+    ("/score", "/ui/")])
+def test_sign_in_only_redirects_inside_the_page(target, expected) -> None:
+    assert auth.safe_next(target) == expected
+
+
+def _t(day: str) -> pd.Timestamp:
+    return pd.Timestamp(day, tz="UTC")
+
+
+def test_open_leads_exclude_sql_and_disqualified_unless_recycled() -> None:
+    leads = coerce_rows("leads", [
+        {"lead_id": "new", "source": "webinar", "status": "new", "created_at": _t("2026-01-01")},
+        {"lead_id": "future", "source": "webinar", "status": "new",
+         "created_at": _t("2026-07-01")},
+        {"lead_id": "sql", "source": "webinar", "status": "sql", "created_at": _t("2026-01-01"),
+         "sql_at": _t("2026-03-01")},
+        {"lead_id": "sql_later", "source": "webinar", "status": "sql",
+         "created_at": _t("2026-01-01"), "sql_at": _t("2026-07-01")},
+        {"lead_id": "dq", "source": "webinar", "status": "disqualified",
+         "created_at": _t("2026-01-01"), "disqualified_at": _t("2026-02-01")},
+        {"lead_id": "recycled", "source": "webinar", "status": "recycled",
+         "created_at": _t("2026-01-01"), "sql_at": _t("2026-02-01"),
+         "recycled_at": _t("2026-04-01")},
+    ])
+    is_open = open_at(leads, _t("2026-06-01"))
+    assert dict(zip(leads["lead_id"], is_open)) == {
+        "new": True, "future": False, "sql": False, "sql_later": True, "dq": False,
+        "recycled": True}
+
+
+def _lead(lead_id: str, score: int, rule: bool = False, is_open: bool = True) -> BoardLead:
+    return BoardLead(lead_id, None, None, None, "webinar", score, score / 100, "B", "nurture",
+                     "A", rule, is_open)
+
+
+def _board(leads: list[BoardLead]) -> Board:
+    frame = pd.DataFrame({"lead_id": [lead.lead_id for lead in leads]})
+    return Board(_t("2026-06-01"), "test", leads, frame, 0.0)
+
+
+def test_changes_list_jumps_and_sql_crossings() -> None:
+    yesterday = _board([_lead("a", 20), _lead("b", 50), _lead("c", 40), _lead("d", 30)])
+    today = _board([_lead("a", 45), _lead("b", 55), _lead("c", 40, rule=True),
+                    _lead("d", 60, is_open=False), _lead("new", 90)])
+    jumps, crossed = find_changes(today, yesterday, min_jump=10)
+    assert [(c.lead.lead_id, c.jump) for c in jumps] == [("a", 25)]  # d is no longer open
+    assert [c.lead.lead_id for c in crossed] == ["c"]
+
+
+def test_rank_key_orders_by_score_then_probability_then_id() -> None:
+    keys = {"x": rank_key("x", 50, 0.50), "y": rank_key("y", 50, 0.51),
+            "z": rank_key("z", 60, None), "w": rank_key("w", 50, 0.50)}
+    assert sorted(keys, key=keys.get) == ["z", "y", "w", "x"]
+
+
+def test_actionable_reasons_come_first() -> None:
+    def reason(name: str, value: float, kind: str) -> ReasonOut:
+        return ReasonOut(feature=name, value=None, text=name, contribution=value, kind=kind)
+
+    ordered = order_reasons([reason("tier", 0.9, "fixed"), reason("calls", 0.2, "actionable"),
+                             reason("visits", -0.5, "actionable")])
+    assert [r.feature for r in ordered] == ["visits", "calls", "tier"]
+
+
+def test_population_stability_is_zero_for_the_same_mix_and_grows_with_drift() -> None:
+    calibration = [{"bin": b, "lower": b / 10, "upper": (b + 1) / 10, "rows": 100}
+                   for b in range(10)]
+    same = (np.arange(1000) + 0.5) / 1000
+    assert population_stability(calibration, same) == pytest.approx(0.0, abs=1e-9)
+    assert population_stability(calibration, np.full(1000, 0.05)) > 1.0
+    assert population_stability([], same) is None
+
+
+def test_segment_gaps_show_the_worst_segments_first() -> None:
+    rows = [{"segment": "source", "value": v, "auc_gap": g} for v, g in
+            [("web", 0.01), ("event", -0.08), ("ads", None), ("ref", -0.02)]]
+    assert [r["value"] for r in segment_gaps(rows)] == ["event", "ref", "web"]
+
+
+def test_charts_escape_labels_and_scale_bars() -> None:
+    svg = charts.bar_chart([("<script>alert(1)</script>", 1.0), ("down", -0.5)], "why")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.count("<rect") == 2
+    line = charts.line_chart({"score": [(0, 10), (1, 20)]}, "history", y_range=(0, 100))
+    assert line.count("<circle") == 2 and 'aria-label="history"' in line
