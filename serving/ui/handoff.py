@@ -132,7 +132,8 @@ def build_handoff(file: LeadFile, as_of: pd.Timestamp, language: str = "en",
         file: the lead's stored records (``read_lead_file``).
         as_of: the moment the package describes (timezone-aware).
         language: ``en`` or ``ja`` for the concerns' wording.
-        reasons: the scorer's reasons for the lead (negative ones become concerns).
+        reasons: the scorer's reasons for the lead (the top three that pull the score down
+            and that sales can act on become concerns).
     """
     lead = file.lead
     activities = file.activities[file.activities["occurred_at"] < as_of].sort_values(
@@ -155,8 +156,8 @@ def build_handoff(file: LeadFile, as_of: pd.Timestamp, language: str = "en",
                    "first_touches": [_touch(r) for r in activities.head(3).itertuples()]},
         "engagement": _engagement(activities, as_of),
         "open_deals": deals,
-        "open_concerns": _concerns(bant, activities, file.account, deals, as_of, language,
-                                   reasons),
+        "open_concerns": _concerns(lead["lead_id"], bant, activities, file.account, deals,
+                                   as_of, language, reasons),
     }
 
 
@@ -212,13 +213,14 @@ def _engagement(activities: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]
 def _open_deals(deals: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
     opened = deals[(deals["created_at"] < as_of)
                    & (deals["closed_at"].isna() | (deals["closed_at"] >= as_of))]
-    return [{"opportunity_id": r.opportunity_id, "stage": r.stage, "amount": _plain(r.amount),
+    return [{"opportunity_id": r.opportunity_id, "lead_id": _plain(r.lead_id), "stage": r.stage,
+             "amount": _plain(r.amount),
              "currency": r.currency, "expected_close_date": _iso(r.expected_close_date)}
             for r in opened.sort_values("opportunity_id").itertuples()]
 
 
-def _concerns(bant: Mapping[str, dict], activities: pd.DataFrame, account: pd.Series | None,
-              deals: list[dict], as_of: pd.Timestamp, language: str,
+def _concerns(lead_id: str, bant: Mapping[str, dict], activities: pd.DataFrame,
+              account: pd.Series | None, deals: list[dict], as_of: pd.Timestamp, language: str,
               reasons: Sequence[ReasonOut]) -> list[str]:
     words = _WORDS[language]
     out = []
@@ -236,8 +238,10 @@ def _concerns(bant: Mapping[str, dict], activities: pd.DataFrame, account: pd.Se
         out.append(words["quiet"].format(days=QUIET_DAYS))
     if account is None:
         out.append(words["no_company"])
-    out += [words["open_deal"].format(deal=d["opportunity_id"], stage=d["stage"]) for d in deals]
-    out += [words["reason"].format(text=r.text) for r in reasons if r.contribution < 0]
+    out += [words["open_deal"].format(deal=d["opportunity_id"], stage=d["stage"])
+            for d in deals if d["lead_id"] != lead_id]  # its own deal is no concern
+    drags = [r for r in reasons if r.contribution < 0 and r.kind == "actionable"]
+    out += [words["reason"].format(text=r.text) for r in drags[:3]]
     return out
 
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from serving.request_records import RequestError
 from serving.schemas import ForecastRequest, ScoreRequest
 from serving.scorer import LeadJob
 from serving.ui import charts
@@ -89,8 +90,7 @@ class _Parts:
     def as_of(self, requested: str | None) -> pd.Timestamp:
         """``?as_of=YYYY-MM-DD`` (day start, UTC), else the store's today (kept 5 minutes)."""
         if requested:
-            return pd.Timestamp(requested).tz_localize("UTC").floor("D") if pd.Timestamp(
-                requested).tzinfo is None else pd.Timestamp(requested).tz_convert("UTC").floor("D")
+            return parse_day(requested)
         with self._lock:
             if self._as_of is None or time.monotonic() - self._as_of[0] > 300:
                 self._as_of = (time.monotonic(), default_as_of(self.store))
@@ -98,6 +98,20 @@ class _Parts:
 
 
 PARTS = _Parts()
+
+
+def parse_day(text: str) -> pd.Timestamp:
+    """``YYYY-MM-DD`` as the start of that day in UTC.
+
+    Raises:
+        ValueError: not a date.
+    """
+    try:
+        day = pd.Timestamp(text)
+    except ValueError:
+        raise ValueError(f"as_of: {text!r} is not a date (YYYY-MM-DD)") from None
+    day = day.tz_localize("UTC") if day.tzinfo is None else day.tz_convert("UTC")
+    return day.floor("D")
 
 
 @ui_app.exception_handler(SignInRequired)
@@ -248,8 +262,8 @@ def score_lead_over_time(lead_id: str, created_at: pd.Timestamp, as_of: pd.Times
             for i, m in enumerate(moments)]
     answers = scorer.score_leads(scorer.fetch_contexts(jobs))
     for answer in answers:
-        if not hasattr(answer, "score"):
-            raise ValueError(f"lead {lead_id} cannot be scored: {answer}")
+        if isinstance(answer, RequestError):
+            raise ValueError(f"lead {lead_id} cannot be scored: {answer.message}")
     history = [(m, a.score) for m, a in zip(reversed(moments), reversed(answers))]
     return answers[0], history
 

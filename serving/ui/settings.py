@@ -16,6 +16,8 @@ class UiSettings(BaseSettings):
                              description="A score jump of at least this many points since "
                                          "yesterday is listed as a buying-timing alert.")
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Forecast currency.")
-    fx: dict[str, float] = Field(default_factory=dict,
-                                 description='Rates into `currency`, JSON, e.g. {"JPY": 0.0067}.')
+    fx: dict[str, float] = Field(
+        default_factory=lambda: {"JPY": 0.0066667},
+        description='Rates into `currency`, JSON, e.g. {"JPY": 0.0066667} (the default: the '
+                    "sample CRM's yen deals in dollars; set your own rates).")
     history_weeks: int = Field(12, ge=1, le=52, description="Weeks of score history shown.")

@@ -94,14 +94,19 @@ def test_open_concerns_name_gaps_quiet_leads_deals_and_negative_reasons() -> Non
     lead = _lead(authority=False, timeline_months=6.0, sql_at=None)
     deal = {"opportunity_id": "O1", "account_id": "A1", "currency": "JPY", "amount": 5e6,
             "created_at": _t("2026-05-01"), "stage": "proposal", "outcome": "open"}
+    own = {**deal, "opportunity_id": "O2", "lead_id": "L1"}
     old = [{"event_id": "E1", "lead_id": "L1", "occurred_at": _t("2026-03-02"),
             "type": "page_view"}]
     reasons = [ReasonOut(feature="x", value=1, text="few e-mail replies", contribution=-0.4,
                          kind="actionable"),
                ReasonOut(feature="y", value=1, text="ICP tier A", contribution=0.5,
+                         kind="fixed"),
+               ReasonOut(feature="z", value="APAC", text="region is APAC", contribution=-0.2,
                          kind="fixed")]
-    concerns = build_handoff(_file(lead, activities=old, deals=[deal]), AS_OF, "en",
-                             reasons)["open_concerns"]
+    package = build_handoff(_file(lead, activities=old, deals=[deal, own]), AS_OF, "en",
+                            reasons)
+    assert [d["opportunity_id"] for d in package["open_deals"]] == ["O1", "O2"]
+    concerns = package["open_concerns"]
     assert concerns == ["Authority: no", "decision in 6 months (beyond 3)",
                         "no activity in the last 30 days",
                         "an open deal already exists at the account (O1, proposal)",

@@ -130,3 +130,12 @@ def test_charts_escape_labels_and_scale_bars() -> None:
     assert svg.count("<rect") == 2
     line = charts.line_chart({"score": [(0, 10), (1, 20)]}, "history", y_range=(0, 100))
     assert line.count("<circle") == 2 and 'aria-label="history"' in line
+
+
+def test_as_of_is_a_utc_day_and_bad_dates_name_the_field() -> None:
+    from serving.ui.routes import parse_day
+
+    assert parse_day("2026-10-15") == pd.Timestamp("2026-10-15", tz="UTC")
+    assert parse_day("2026-10-15T23:30:00+09:00") == pd.Timestamp("2026-10-15", tz="UTC")
+    with pytest.raises(ValueError, match="as_of: 'soon' is not a date"):
+        parse_day("soon")

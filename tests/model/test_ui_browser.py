@@ -2,7 +2,7 @@
 ``bentoml serve`` on 127.0.0.1 with a generated CRM and a trained champion and challenger.
 
 One served instance for the module. Screenshots go to ``tmp/artifacts/ui/`` (CI keeps them);
-with ``LEADSCORE_UPDATE_SCREENSHOTS=1`` the README's images in ``docs/images/`` are rewritten.
+with ``UPDATE_README_SCREENSHOTS=1`` the README's images in ``docs/images/`` are rewritten.
 In CI (CI=true) a missing chromium is a failure: ``.ci/run`` installs it.
 """
 
@@ -118,12 +118,18 @@ def page(browser, site: Site):
     context.close()
 
 
-def _screenshot(page, name: str, readme: bool = False) -> None:
+def _screenshot(page, name: str, readme_part: str | None = None) -> None:
+    """The full page as a test artifact; with UPDATE_README_SCREENSHOTS=1 also the README's
+    image of ``readme_part`` (a CSS selector; "body": the first screen)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    if readme and os.environ.get("LEADSCORE_UPDATE_SCREENSHOTS") == "1":
+    if readme_part and os.environ.get("UPDATE_README_SCREENSHOTS") == "1":
         README_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(README_IMAGES / f"ui_{name}.png"))
+        target = README_IMAGES / f"ui_{name}.png"
+        if readme_part == "body":
+            page.screenshot(path=str(target))
+        else:
+            page.locator(readme_part).screenshot(path=str(target))
 
 
 def _row_ids(page) -> list[str]:
@@ -162,7 +168,7 @@ def test_priority_list_loads_ranked_with_reasons_and_changes(page, site: Site) -
     assert scores == sorted(scores, reverse=True)
     assert page.locator("tr.lead-row .reason").count() >= 50
     assert page.locator("#changes #jumps tr").count() >= 1
-    _screenshot(page, "priority", readme=True)
+    _screenshot(page, "priority", "body")
 
 
 def test_priority_order_equals_score_batch(page, site: Site) -> None:
@@ -227,7 +233,7 @@ def test_lead_page_shows_history_reasons_timeline_and_handoff(page, site: Site) 
     handoff = page.locator("#handoff")
     assert handoff.locator("text=Company overview").count() == 1
     assert handoff.locator("#concerns li").count() >= 1
-    _screenshot(page, "handoff", readme=True)
+    _screenshot(page, "handoff", "#handoff")
     page.goto(f"{site.url}/ui/leads/{_unqualified_lead(site, as_of)}?as_of={as_of.date()}")
     assert page.locator("#handoff").inner_text().count("Not sales-qualified") == 1
 
@@ -263,7 +269,7 @@ def test_forecast_page_shows_month_and_quarter(page, site: Site) -> None:
         assert card.locator(".breakdown tr").count() == 3
     assert page.locator("#forecast-month .alert").count() == 1  # far below the huge target
     page.goto(site.url + "/ui/forecast?lang=en")
-    _screenshot(page, "forecast", readme=True)
+    _screenshot(page, "forecast", "body")
 
 
 def test_model_page_shows_champion_challenger_and_fallback(page, site: Site) -> None:
