@@ -297,7 +297,7 @@ class LeadScorer:
 
     def score_feature_frame(self, frame: pd.DataFrame, language: str = "en", top_k: int = 3,
                             explain: bool = True) -> list[ScoreResponse]:
-        """Answers for lead features already built by ``features.pipeline.build_lead_features``
+        """Answers for lead features already built by ``features.leads.build_lead_features``
         with ``feature_config`` (many stored leads at once, e.g. the web page's priority list):
         the answers ``score_leads`` gives for the same leads and times, since the pipeline and
         the online path compute identical features (parity-tested). ``explain=False`` leaves

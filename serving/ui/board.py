@@ -1,7 +1,7 @@
 """The priority list: the store's open leads scored by the service's scorer, ranked.
 
 Scoring every open lead one request at a time would take minutes for 10,000 leads, so the
-board builds their features at once with ``features.pipeline.build_lead_features`` (the
+board builds their features at once with ``features.leads.build_lead_features`` (the
 definitions ``/score`` computes online; parity-tested) and hands them to
 ``LeadScorer.score_feature_frame`` — the same model, calibration, grades, actions and reasons
 as ``/score/batch``. Ranking needs no reasons, so TreeSHAP runs only for the leads a page
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from crm import schema
 from crm.store import CRMStore
-from features.pipeline import build_lead_features
+from features.leads import build_lead_features
 from serving.schemas import ReasonOut, ScoreResponse
 from serving.scorer import LeadScorer
 

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 import bentoml
 import pandas as pd
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -40,8 +40,7 @@ logger = logging.getLogger(__name__)
 BASE = "/ui"
 LANG_COOKIE = "leadscore_lang"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-ui_app = FastAPI(title="leadscore ui", docs_url=None, redoc_url=None, openapi_url=None)
-handoff_router = APIRouter()
+OPEN_PAGES = frozenset({"/login", "/logout"})
 
 
 class SignInRequired(Exception):
@@ -49,6 +48,22 @@ class SignInRequired(Exception):
 
     def __init__(self, target: str):
         self.target = target
+
+
+def require_sign_in(request: Request) -> None:
+    """Every page of ``ui_app`` needs the key or a session (a new page too), except the
+    sign-in and sign-out pages; the others redirect to the sign-in page."""
+    path = request.url.path.removeprefix(BASE) or "/"
+    if path in OPEN_PAGES:
+        return
+    if not request_is_authorised(request.headers, request.cookies, PARTS.api_key):
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise SignInRequired(BASE + path + query)
+
+
+ui_app = FastAPI(title="leadscore ui", docs_url=None, redoc_url=None, openapi_url=None,
+                 dependencies=[Depends(require_sign_in)])
+handoff_router = APIRouter()
 
 
 class _Parts:
@@ -129,12 +144,6 @@ def _bad_value(request: Request, error: ValueError) -> HTMLResponse:
     return _render(request, "message.html", {"message": str(error)}, status_code=422)
 
 
-def _require_sign_in(request: Request) -> None:
-    if not request_is_authorised(request.headers, request.cookies, PARTS.api_key):
-        target = BASE + request.url.path.removeprefix(BASE)
-        raise SignInRequired(target + (f"?{request.url.query}" if request.url.query else ""))
-
-
 def _language(request: Request) -> str:
     return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
                          request.headers.get("accept-language"))
@@ -197,7 +206,6 @@ def priority_page(request: Request, as_of: str | None = None, owner: str | None 
                   icp_tier: str | None = None, page: int = 1,
                   per_page: int | None = None) -> HTMLResponse:
     """Open leads ranked by score, with filters and what changed since yesterday."""
-    _require_sign_in(request)
     settings, language = PARTS.settings, _language(request)
     day = PARTS.as_of(as_of)
     board = PARTS.boards.get(day)
@@ -227,7 +235,6 @@ def priority_page(request: Request, as_of: str | None = None, owner: str | None 
 @ui_app.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_page(request: Request, lead_id: str, as_of: str | None = None) -> HTMLResponse:
     """One lead: score history, reasons chart, timeline, BANT and the hand-off package."""
-    _require_sign_in(request)
     language, day = _language(request), PARTS.as_of(as_of)
     try:
         file = read_lead_file(PARTS.store, lead_id)
@@ -285,7 +292,6 @@ def forecast_page(request: Request, as_of: str | None = None,
                   target_month: float | None = None,
                   target_quarter: float | None = None) -> HTMLResponse:
     """The month's and the quarter's landing: fan chart, breakdown, deals, alert."""
-    _require_sign_in(request)
     language, day = _language(request), PARTS.as_of(as_of)
     settings = PARTS.settings
     periods = []
@@ -324,7 +330,6 @@ def _fan_chart(result: dict, t) -> Any:
 @ui_app.get("/model", response_class=HTMLResponse)
 def model_page(request: Request) -> HTMLResponse:
     """Champion and challenger, calibration and lift, segment gaps, drift, the fallback."""
-    _require_sign_in(request)
     from serving.runtime import model_status
 
     language = _language(request)

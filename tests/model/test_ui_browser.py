@@ -21,8 +21,9 @@ from mlflow import MlflowClient
 
 from crm.generate import GeneratorConfig, generate_crm
 from crm.store import CRMStore
-from features.examples import build_sql_examples
-from features.pipeline import FeatureConfig, lead_feature_registry
+from features.config import FeatureConfig
+from features.leads import lead_feature_registry
+from features.training_sets import build_sql_examples
 from serving.process import leadscore_server
 from serving.ui.board import rank_key
 from training.model import BoosterParams
