@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from http.cookies import CookieError, SimpleCookie
 from typing import Mapping
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
@@ -71,3 +72,28 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/ui") and "//" not in target and "\\" not in target:
         return target
     return "/ui/"
+
+
+SESSION_PREFIXES = ("/ui/", "/leads/")
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def session_authoriser(scope: dict, key: bytes) -> bool:
+    """A ``GuardMiddleware`` authoriser: a valid session cookie stands in for the key when a
+    browser reads the page (``GET`` under ``/ui/``) or a lead's hand-off package (the lead
+    page's download links). Never for other routes or writes, so a cookie cannot score,
+    ingest or change anything (no cross-site request can ride on it)."""
+    path = scope.get("path", "")
+    if scope.get("method") not in _SAFE_METHODS or not (
+            path == "/ui" or path.startswith(SESSION_PREFIXES[0])
+            or (path.startswith(SESSION_PREFIXES[1]) and path.endswith("/handoff"))):
+        return False
+    cookies = SimpleCookie()
+    for name, value in scope.get("headers") or ():
+        if name == b"cookie":
+            try:
+                cookies.load(value.decode("latin-1"))
+            except CookieError:
+                return False
+    token = cookies[COOKIE_NAME].value if COOKIE_NAME in cookies else None
+    return session_is_valid(token, key.decode())

@@ -24,9 +24,11 @@ def test_data_model_lists_every_column() -> None:
 def test_readme_lists_every_leadscore_setting() -> None:
     from crm.settings import Settings
     from serving.settings import ServingSettings
+    from serving.ui.settings import UiSettings
 
     readme = (DOCS_DIR.parent / "README.md").read_text(encoding="utf-8")
     names = [f"LEADSCORE_{name.upper()}" for name in Settings.model_fields]
     names += [f"LEADSCORE_SERVING_{name.upper()}" for name in ServingSettings.model_fields]
+    names += [f"LEADSCORE_UI_{name.upper()}" for name in UiSettings.model_fields]
     missing = [name for name in names if f"`{name}`" not in readme]
     assert not missing, f"README.md does not list {missing}"

@@ -139,3 +139,16 @@ def test_as_of_is_a_utc_day_and_bad_dates_name_the_field() -> None:
     assert parse_day("2026-10-15T23:30:00+09:00") == pd.Timestamp("2026-10-15", tz="UTC")
     with pytest.raises(ValueError, match="as_of: 'soon' is not a date"):
         parse_day("soon")
+
+
+@pytest.mark.parametrize("method, path, allowed", [
+    ("GET", "/ui/", True), ("GET", "/ui/leads/L1", True), ("GET", "/leads/L1/handoff", True),
+    ("POST", "/ui/", False), ("GET", "/score", False), ("POST", "/score", False),
+    ("GET", "/leads/L1", False), ("GET", "/model", False)])
+def test_session_cookie_stands_in_for_the_key_only_for_reading_pages(method: str, path: str,
+                                                                     allowed: bool) -> None:
+    cookie = f"other=1; {auth.COOKIE_NAME}={auth.issue_session(KEY)}".encode()
+    scope = {"type": "http", "method": method, "path": path, "headers": [(b"cookie", cookie)]}
+    assert auth.session_authoriser(scope, KEY.encode()) is allowed
+    forged = {**scope, "headers": [(b"cookie", f"{auth.COOKIE_NAME}=x.y.z".encode())]}
+    assert auth.session_authoriser(forged, KEY.encode()) is False
