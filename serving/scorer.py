@@ -392,9 +392,8 @@ class LeadScorer:
         matrix = bundle.matrix_from_rows(rows)
         if explain:
             proba, contributions = bundle.predict_matrix(matrix)
-        else:  # TreeSHAP costs far more than the prediction itself
-            proba = bundle.calibrator.transform(
-                bundle.booster.predict(matrix, num_threads=bundle.num_threads))
+        else:  # contributions (TreeSHAP) cost far more than the prediction itself
+            proba = bundle.calibrator.transform(bundle.raw_matrix(matrix))
         scores = to_score(proba)
         grades = assign_grades(proba, bundle.grade_thresholds)
         actions = recommend_actions(scores, {name: [row[name] for row in rows]
