@@ -10,35 +10,19 @@ from reports.funnel import build_funnel
 from reports.stages import build_stage_times
 
 
-def _t(text: str) -> str:
-    return f"2026-{text}T10:00:00Z"
-
-
-def _lead(i: int, created: str, mql: str | None = None, sql: str | None = None,
-          source: str = "webinar", owner: str | None = "Aoki") -> dict:
-    return {"lead_id": f"L{i:02d}", "source": source, "owner": owner, "status": "new",
-            "created_at": _t(created), "mql_at": mql and _t(mql), "sql_at": sql and _t(sql)}
-
-
-def _deal(i: int, lead: int, created: str, closed: str | None = None,
-          outcome: str = "open") -> dict:
-    return {"opportunity_id": f"D{i:02d}", "lead_id": f"L{lead:02d}", "currency": "USD",
-            "amount": 1000.0, "stage": outcome, "created_at": _t(created),
-            "closed_at": closed and _t(closed), "outcome": outcome}
-
-
 @pytest.fixture
-def crm() -> dict[str, pd.DataFrame]:
+def crm(crm_rows) -> dict[str, pd.DataFrame]:
     """January: 10 leads, 5 MQL, 4 SQL, 4 deals, 1 won. February: 10 leads (2 from
     referral), 5 MQL + 1 lead straight to SQL (counts as MQL), 4 SQL, 2 deals, 1 won; a
     third February SQL's deal is created in March."""
+    _lead, _deal = crm_rows.lead, crm_rows.deal
     jan = [_lead(i, f"01-{i + 1:02d}", mql="01-12" if i <= 5 else None,
                  sql="01-14" if i <= 4 else None) for i in range(1, 11)]
     feb = [_lead(10 + i, f"02-{i + 1:02d}", mql="02-12" if i <= 5 else None,
                  sql="02-14" if i <= 3 else None,
                  source="referral" if i in (1, 9) else "webinar",
                  owner=None if i == 10 else "Aoki") for i in range(1, 11)]
-    feb[6]["sql_at"] = _t("02-15")  # L17: SQL without MQL
+    feb[6]["sql_at"] = crm_rows.stamp("02-15")  # L17: SQL without MQL
     deals = [_deal(i, i, "01-16", *(("01-25", "won") if i == 1 else ("01-30", "lost")))
              for i in range(1, 5)]
     deals += [_deal(11, 11, "02-16", "02-20", "won"), _deal(12, 12, "02-16", "02-21", "lost"),
