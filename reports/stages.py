@@ -123,7 +123,7 @@ def count_entries(times: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
     flags = pd.DataFrame(inside, index=times.index).astype("int64")
     if by is None:
         return flags.sum().to_frame("all").T
-    return flags.groupby(times[by].to_numpy()).sum()
+    return flags.groupby(times[by].to_numpy()).sum().rename_axis(by)
 
 
 def median_days_in_stage(times: pd.DataFrame, start: pd.Timestamp,

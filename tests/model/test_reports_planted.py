@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 
 from crm.generate import GeneratorConfig, generate_crm
+from crm.schema import coerce_rows
 from reports.dedupe import evaluate_duplicates, find_duplicate_accounts, find_duplicate_leads
 from reports.funnel import build_funnel
+from reports.recycle import build_recycle_report, find_held_leads
+from reports.stages import latest_time
 
 PERIOD = "2026-09"
 
@@ -73,3 +76,28 @@ def test_a_stage_cut_in_the_latest_period_is_named_the_bottleneck(sample_crm, st
     assert after.stages.loc[stage, "change_vs_history"] < -0.4
     others = after.stages.drop(index=[stage, "won"])
     assert (others["change_vs_history"] > after.stages.loc[stage, "change_vs_history"]).all()
+
+
+def _wake_up(tables: dict[str, pd.DataFrame], lead_ids: list[str],
+             at: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Plant a burst of high-intent actions two days before ``at`` for ``lead_ids``."""
+    kinds = ("demo_request", "pricing_page_view", "pricing_page_view", "email_reply")
+    rows = [{"event_id": f"PLANT{i:03d}{k}", "lead_id": lead, "occurred_at": at - pd.Timedelta(
+        days=2, hours=k), "type": kind} for i, lead in enumerate(lead_ids)
+        for k, kind in enumerate(kinds)]
+    planted = coerce_rows("activities", rows)
+    return {**tables, "activities": pd.concat([tables["activities"], planted],
+                                              ignore_index=True)}
+
+
+def test_held_leads_that_wake_up_rank_first_on_the_rules_score(sample_crm):
+    as_of = latest_time(sample_crm)
+    held = find_held_leads(sample_crm, as_of)
+    woken = held.loc[held["state"] == "recycled", "lead_id"].head(5).tolist()
+    report = build_recycle_report(_wake_up(sample_crm, woken, as_of), as_of=as_of)
+    assert report.score_source == "rules"
+    assert set(woken) <= set(report.candidates["lead_id"].head(15))
+    assert (report.candidates["rise"] >= 1).all()
+    assert set(report.candidates["state"]) <= {"lost", "disqualified", "recycled", "nurturing"}
+    assert 0 < report.requalified <= report.cohort
+    assert report.requalified_rate < report.reengaged_rate  # waking up is not requalifying
