@@ -16,6 +16,7 @@ from rich.table import Table
 
 from crm import schema
 from crm.settings import CONFIG_ENV_VAR, Settings, load_settings, redact_url
+from leadscore.reports_cli import register_report_commands
 
 app = typer.Typer(help="Lead scoring and pipeline forecasting for B2B inside sales.",
                   no_args_is_help=True, add_completion=False)
@@ -602,6 +603,8 @@ def demo(
                       "Ctrl-C stops it.")
         serve(host="127.0.0.1", port=port)
 
+
+register_report_commands(app)  # funnel, dedupe, plan, recycle
 
 if __name__ == "__main__":
     app()
