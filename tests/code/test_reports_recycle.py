@@ -88,3 +88,24 @@ def test_without_activities_reengagement_is_unknown(crm):
 def test_bad_arguments_are_named(crm, kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_recycle_report(crm, score=count_calls_score, **kwargs)
+
+
+class _FixedBundle:
+    """Stands in for a trained ModelBundle: a probability from one feature."""
+
+    feature_config: dict = {}
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.where(frame["lead_id"] == "L02", 0.42, 0.004)
+
+
+def test_model_scorer_scores_with_the_bundle_on_point_in_time_features(crm):
+    from reports.recycle import model_scorer
+
+    pairs = pd.DataFrame({"lead_id": ["L02", "L04"],
+                          "as_of": pd.to_datetime([AS_OF, AS_OF], utc=True)})
+    assert model_scorer(_FixedBundle())(crm, pairs).tolist() == [42, 1]   # 1-99 scores
+    report = build_recycle_report(crm, as_of=AS_OF, score=model_scorer(_FixedBundle()),
+                                  score_source="models:/leadscore-sql@champion")
+    assert report.candidates.empty  # a constant score never rises
+    assert report.score_source == "models:/leadscore-sql@champion"
