@@ -159,7 +159,7 @@ def path_breakdown(world: dict, body: dict, loops: int = 500) -> list[str]:
         request = timed("validate request (pydantic)", lambda: ScoreRequest.model_validate(body))
         records = timed("request -> canonical records",
                         lambda: build_lead_records(request, 0, AS_OF, None))
-        row = timed("records -> features (features.online)",
+        row = timed("records -> features (single-lead path)",
                     lambda: online_request_features(records, AS_OF, config))
         matrix = timed("features -> model matrix", lambda: bundle.matrix_from_rows([row]))
         timed("booster.predict + pred_contrib + calibration",

@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from features.pointintime import lookup_lead_rows, normalize_pairs
+from features.inputs import map_distinct, object_array
 from features.registry import FeatureDef
 
 logger = logging.getLogger(__name__)
@@ -116,11 +116,6 @@ def parse_attribute_object(text: object, where: str = "leads.attributes") -> dic
     return value
 
 
-def _parse_objects(texts: pd.Series) -> list[dict]:
-    return [parse_attribute_object(text, f"leads.attributes of row {position}")
-            for position, text in enumerate(texts.tolist())]
-
-
 def _as_float(value: object) -> float:
     if isinstance(value, (bool, int, float)):
         number = float(value)
@@ -153,41 +148,49 @@ def _as_category(value: object) -> str | None:
 _SCALAR = {"float": _as_float, "bool": _as_bool, "category": _as_category}
 
 
-def convert_attribute(dtype: str, value: object) -> float | str | None:
-    """One attribute value as its feature value: float (NaN missing) for float and bool
-    (1/0), text (None missing) for category."""
-    return _SCALAR[dtype](value)
+def _parse_objects(raw: Sequence) -> np.ndarray:
+    """Each pair's attributes as a dict; an error names the first bad pair's row."""
+    try:
+        return map_distinct(parse_attribute_object, raw)
+    except ValueError:
+        for position, text in enumerate(raw):
+            parse_attribute_object(text, f"leads.attributes of row {position}")
+        raise
 
 
-def _convert_column(dtype: str, values: list[object]) -> object:
-    converted = [_SCALAR[dtype](value) for value in values]
-    if dtype != "category":
-        return np.asarray(converted, dtype=np.float64)
-    return pd.Categorical(converted, categories=sorted({t for t in converted if t is not None}))
-
-
-def build_attribute_features(leads: pd.DataFrame, pairs: pd.DataFrame,
-                             specs: Mapping[str, str]) -> dict[str, object]:
-    """The declared attribute features of each ``(lead_id, as_of)`` pair.
+def compute_attributes(raw: Sequence, specs: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """The declared attribute features of each pair.
 
     Args:
-        leads: canonical leads table (``attributes`` is JSON-object text or missing).
-        pairs: ``lead_id`` and timezone-aware ``as_of``.
+        raw: each pair's ``leads.attributes`` (JSON-object text, a mapping, or missing).
         specs: key -> ``dtype[:kind]`` (see the module docstring).
 
     Returns:
-        ``attr_<key>`` -> values in pair order: float64 arrays for float and bool (1/0),
-        ``pd.Categorical`` for category. Empty when ``specs`` is empty.
+        ``attr_<key>`` -> values per pair: float64 for float and bool (1/0), an object array of
+        text (None missing) for category. Empty when ``specs`` is empty.
+
+    Raises:
+        ValueError: a value that is not a JSON object.
     """
     if not specs:
         return {}
-    pairs = normalize_pairs(pairs, "lead_id")
-    rows = lookup_lead_rows(leads, pairs)
-    unique_rows, inverse = np.unique(rows, return_inverse=True)
-    objects = _parse_objects(leads["attributes"].take(unique_rows))
-    out: dict[str, object] = {}
+    objects = _parse_objects(raw)
+    out: dict[str, np.ndarray] = {}
     for key, spec in specs.items():
         dtype, _ = parse_attribute_spec(key, spec)
-        values = _convert_column(dtype, [obj.get(key) for obj in objects])
-        out[attribute_feature_name(key)] = values[inverse]
+        values = [_SCALAR[dtype](obj.get(key)) for obj in objects]
+        out[attribute_feature_name(key)] = (object_array(values) if dtype == "category"
+                                            else np.asarray(values, dtype=np.float64))
     return out
+
+
+def attribute_categoricals(out: Mapping[str, object], specs: Mapping[str, str]
+                           ) -> dict[str, object]:
+    """The batch frame's types: category attributes with their observed values as levels."""
+    typed = dict(out)
+    for key, spec in specs.items():
+        if parse_attribute_spec(key, spec)[0] == "category":
+            values = out[attribute_feature_name(key)]
+            typed[attribute_feature_name(key)] = pd.Categorical(
+                values, categories=sorted({v for v in values if v is not None}))
+    return typed

@@ -9,22 +9,17 @@ the 4 elements met, the timeline being one of them.
 
 Status features read the dated status columns (``mql_at``, ``recycled_at``) the same way.
 
-Scoring a lead before it exists is an error: ``features.pointintime.lookup_lead_rows`` raises when a lead's
-``created_at`` is at or after its ``as_of`` (and for unknown lead ids).
+The kernels read the lead columns of ``LeadInputs`` (``features.inputs``), so the batch and the
+single-lead builders run the same arithmetic.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from features.pointintime import (
-    NAT_US,
-    US_PER_DAY,
-    lookup_lead_rows,
-    normalize_pairs,
-    timestamps_to_us,
-)
+from features.config import FeatureConfig
+from features.inputs import ColumnKind, LeadInputs
+from features.pointintime import NAT_US, US_PER_DAY
 from features.registry import FeatureDef
 
 BANT_ELEMENTS: tuple[str, ...] = ("budget", "authority", "need")
@@ -70,66 +65,45 @@ STATUS_FEATURES: tuple[FeatureDef, ...] = (
 )
 
 
-def _confirmed_before(leads: pd.DataFrame, column: str, rows: np.ndarray,
-                      as_of: np.ndarray) -> np.ndarray:
-    stamps = timestamps_to_us(leads[column], f"leads.{column}")[rows]
+BANT_COLUMNS: dict[str, ColumnKind] = {
+    **{name: kind for element in BANT_ELEMENTS
+       for name, kind in ((element, "number"), (f"{element}_confirmed_at", "time"))},
+    "timeline_months": "number", "timeline_confirmed_at": "time"}
+STATUS_COLUMNS: dict[str, ColumnKind] = {"created_at": "time", "mql_at": "time",
+                                         "recycled_at": "time"}
+
+
+def _before(stamps: np.ndarray, as_of: np.ndarray) -> np.ndarray:
     return (stamps != NAT_US) & (stamps < as_of)
 
 
-def _values(leads: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
-    return pd.to_numeric(leads[column]).to_numpy(dtype=np.float64, na_value=np.nan)[rows]
-
-
-def build_bant_features(leads: pd.DataFrame, pairs: pd.DataFrame,
-                        sql_timeline_months: float = 3.0) -> pd.DataFrame:
-    """BANT as confirmed strictly before each pair's ``as_of``.
-
-    Args:
-        leads: canonical leads table.
-        pairs: ``lead_id`` and timezone-aware ``as_of``.
-        sql_timeline_months: longest timeline that counts as met.
-
-    Returns:
-        One float64 row per pair (pair order) with the ``BANT_FEATURES`` columns.
-    """
-    pairs = normalize_pairs(pairs, "lead_id")
-    rows = lookup_lead_rows(leads, pairs)
-    as_of = timestamps_to_us(pairs["as_of"], "pairs.as_of")
+def compute_bant(inputs: LeadInputs, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """BANT as confirmed strictly before each pair's ``as_of`` (``BANT_FEATURES``)."""
+    lead, as_of = inputs.lead, inputs.as_of
     out: dict[str, np.ndarray] = {}
-    met = np.zeros(len(pairs), dtype=np.int64)
+    met = np.zeros(len(as_of), dtype=np.int64)
     for element in BANT_ELEMENTS:
-        known = _confirmed_before(leads, f"{element}_confirmed_at", rows, as_of)
-        value = np.where(known, _values(leads, element, rows), np.nan)
+        value = np.where(_before(lead[f"{element}_confirmed_at"], as_of), lead[element], np.nan)
         out[f"bant_{element}"] = value
         met += value == 1.0
-    known = _confirmed_before(leads, "timeline_confirmed_at", rows, as_of)
-    timeline = np.where(known, _values(leads, "timeline_months", rows), np.nan)
-    timeline_met = timeline <= sql_timeline_months
+    timeline = np.where(_before(lead["timeline_confirmed_at"], as_of), lead["timeline_months"],
+                        np.nan)
+    timeline_met = timeline <= config.sql_timeline_months
     met += timeline_met
     out["bant_timeline_months"] = timeline
-    out["bant_met_count"] = met
-    out["bant_meets_sql_rule"] = (met >= SQL_MIN_MET) & timeline_met
-    return pd.DataFrame({d.name: np.asarray(out[d.name], np.float64) for d in BANT_FEATURES},
-                        copy=False)
+    out["bant_met_count"] = met.astype(np.float64)
+    out["bant_meets_sql_rule"] = ((met >= SQL_MIN_MET) & timeline_met).astype(np.float64)
+    return out
 
 
-def build_status_features(leads: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """Lead age and MQL / recycled status as of each pair's ``as_of``.
-
-    Returns:
-        One float64 row per pair (pair order) with the ``STATUS_FEATURES`` columns.
-    """
-    pairs = normalize_pairs(pairs, "lead_id")
-    rows = lookup_lead_rows(leads, pairs)
-    as_of = timestamps_to_us(pairs["as_of"], "pairs.as_of")
-    created = timestamps_to_us(leads["created_at"], "leads.created_at")[rows]
-    mql = timestamps_to_us(leads["mql_at"], "leads.mql_at")[rows]
-    is_mql = (mql != NAT_US) & (mql < as_of)
-    out = {
-        "lead_age_days": (as_of - created) / US_PER_DAY,
-        "is_mql": is_mql,
+def compute_status(inputs: LeadInputs, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """Lead age and MQL / recycled status as of each pair's ``as_of`` (``STATUS_FEATURES``)."""
+    lead, as_of = inputs.lead, inputs.as_of
+    mql = lead["mql_at"]
+    is_mql = _before(mql, as_of)
+    return {
+        "lead_age_days": (as_of - lead["created_at"]) / US_PER_DAY,
+        "is_mql": is_mql.astype(np.float64),
         "days_since_mql": np.where(is_mql, (as_of - mql) / US_PER_DAY, np.nan),
-        "is_recycled": _confirmed_before(leads, "recycled_at", rows, as_of),
+        "is_recycled": _before(lead["recycled_at"], as_of).astype(np.float64),
     }
-    return pd.DataFrame({d.name: np.asarray(out[d.name], np.float64) for d in STATUS_FEATURES},
-                        copy=False)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from features.inputs import ColumnKind, account_positions, map_distinct, read_columns
+from features.pointintime import timestamps_to_us
 from features.registry import FeatureDef
-from features.titles import parse_titles
+from features.titles import DEPARTMENT_DTYPE, SENIORITY_DTYPE, parse_title_columns
 
 UNKNOWN = "unknown"
 
@@ -210,62 +212,6 @@ def region_of_country(country: str) -> str:
     return _REGION_COUNTRIES.get(country, UNKNOWN)
 
 
-def _map_distinct(values: pd.Series, normalize: Callable[[object], object]) -> np.ndarray:
-    """Apply ``normalize`` once per distinct value (NA included) and spread the result."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.asarray([normalize(u) for u in uniques] + [normalize(None)], dtype=object)
-    return mapped[codes]
-
-
-def _band(values: pd.Series, edges: tuple[float, ...], labels: tuple[str, ...]) -> pd.Categorical:
-    numeric = values.to_numpy(dtype="float64", na_value=np.nan)
-    codes = np.searchsorted(np.asarray(edges), numeric, side="right")
-    named = np.asarray(labels, dtype=object)[np.minimum(codes, len(labels) - 1)]
-    named = np.where(np.isnan(numeric), UNKNOWN, named)
-    return pd.Categorical(named, categories=[UNKNOWN, *labels], ordered=True)
-
-
-def _categorical(values: np.ndarray) -> pd.Categorical:
-    return pd.Categorical(values, categories=sorted(set(values) | {UNKNOWN}))
-
-
-def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
-
-
-def build_account_features(accounts: pd.DataFrame) -> pd.DataFrame:
-    """Normalised firmographics per account, indexed by position, plus one trailing
-    all-unknown row that leads without a (known) account point to.
-
-    Args:
-        accounts: canonical accounts table (unique ``account_id``).
-
-    Returns:
-        Frame with industry, employees, employee_band, annual_revenue, revenue_band, country,
-        region, founded_year and domain; ``len(accounts) + 1`` rows.
-    """
-    padded = pd.concat([accounts.loc[:, list(_ACCOUNT_COLUMNS)].reset_index(drop=True),
-                        pd.DataFrame({"account_id": [None]})], ignore_index=True)
-    country = _map_distinct(padded["country"], normalize_country)
-    region = _map_distinct(padded["region"], normalize_region)
-    derived = _map_distinct(pd.Series(country, dtype=object), region_of_country)
-    employees = pd.to_numeric(padded["employees"]).astype("float64")
-    revenue = pd.to_numeric(padded["annual_revenue"]).astype("float64")
-    return pd.DataFrame({
-        "industry": _categorical(_map_distinct(padded["industry"], normalize_industry)),
-        "employees": employees,
-        "employee_band": _band(employees, EMPLOYEE_EDGES, EMPLOYEE_BANDS),
-        "annual_revenue": revenue,
-        "revenue_band": _band(revenue, REVENUE_EDGES, REVENUE_BANDS),
-        "country": _categorical(country),
-        "region": _categorical(np.where(region == UNKNOWN, derived, region)),
-        "founded_year": pd.to_numeric(padded["founded_year"]).astype("float64"),
-        "domain": _map_distinct(padded["domain"], normalize_domain),
-    })
-
-
 def normalize_domain(value: object) -> str:
     """Lower-case host of a domain, URL or e-mail address ('' when blank)."""
     text = _clean_text(value).rstrip(".")
@@ -290,31 +236,129 @@ def email_domain(email: object) -> str:
     return normalize_domain(found.group(1)) if found else ""
 
 
-def _email_domains(emails: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, distinct normalised domains) of the text after the last '@'; code -1 = none."""
-    raw = emails.astype("str").str.extract(_EMAIL_DOMAIN, expand=False)
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    domains = np.asarray([normalize_domain(u) for u in uniques] + [""], dtype=object)
-    return codes, domains
-
-
-def _domain_matches(domain_codes: np.ndarray, domains: np.ndarray, positions: np.ndarray,
-                    account_domains: np.ndarray) -> np.ndarray:
-    """Row-wise: the lead's e-mail domain equals its account's domain or is a subdomain."""
-    width = np.int64(len(account_domains))
-    keys = np.where(domain_codes < 0, len(domains) - 1, domain_codes) * width + np.where(
-        positions < 0, width - 1, positions)
-    codes, uniques = pd.factorize(keys)
-    verdicts = np.asarray([same_company(domains[k // width], account_domains[k % width])
-                           for k in uniques], dtype=bool)
-    return verdicts[codes]
-
-
 def same_company(domain: str, account_domain: str) -> bool:
     """The e-mail domain is the company's domain or a subdomain of it."""
     if not domain or not account_domain:
         return False
     return domain == account_domain or domain.endswith("." + account_domain)
+
+
+def clean_or_unknown(value: object) -> str:
+    """Cleaned label text; blanks and placeholders -> 'unknown'."""
+    text = _clean_text(value)
+    return UNKNOWN if text in _UNKNOWN_LABELS else text
+
+
+# --------------------------------------------------------------------------- the kernel
+
+ACCOUNT_COLUMNS: dict[str, ColumnKind] = {
+    "domain": "value", "industry": "value", "employees": "number",
+    "annual_revenue": "number", "country": "value", "region": "value", "founded_year": "number"}
+LEAD_COLUMNS: dict[str, ColumnKind] = {
+    "email": "value", "job_title": "value", "department": "value", "source": "value"}
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
+
+
+def _band(values: np.ndarray, edges: tuple[float, ...], labels: tuple[str, ...]) -> np.ndarray:
+    codes = np.searchsorted(np.asarray(edges), values, side="right")
+    named = np.asarray(labels, dtype=object)[np.minimum(codes, len(labels) - 1)]
+    return np.where(np.isnan(values), UNKNOWN, named)
+
+
+def _with_unknown(values: np.ndarray, missing: object) -> np.ndarray:
+    """``values`` per accounts row plus a trailing row for leads without a known account."""
+    return np.append(values, np.asarray([missing], dtype=values.dtype))
+
+
+def _region(country: object, region: object) -> str:
+    named = normalize_region(region)
+    return region_of_country(normalize_country(country)) if named == UNKNOWN else named
+
+
+def _company_values(accounts: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Normalised firmographics per accounts row, plus one trailing all-unknown row."""
+    employees = _with_unknown(accounts["employees"], np.nan)
+    revenue = _with_unknown(accounts["annual_revenue"], np.nan)
+    return {
+        "industry": _with_unknown(map_distinct(normalize_industry, accounts["industry"]),
+                                  normalize_industry(None)),
+        "employees": employees,
+        "employee_band": _band(employees, EMPLOYEE_EDGES, EMPLOYEE_BANDS),
+        "annual_revenue": revenue,
+        "revenue_band": _band(revenue, REVENUE_EDGES, REVENUE_BANDS),
+        "country": _with_unknown(map_distinct(normalize_country, accounts["country"]),
+                                 normalize_country(None)),
+        "region": _with_unknown(map_distinct(_region, accounts["country"], accounts["region"]),
+                                _region(None, None)),
+        "founded_year": _with_unknown(accounts["founded_year"], np.nan),
+        "domain": _with_unknown(map_distinct(normalize_domain, accounts["domain"]), ""),
+    }
+
+
+def _years(as_of: np.ndarray) -> np.ndarray:
+    """Calendar year (UTC) of each µs timestamp, as float64."""
+    return as_of.astype("datetime64[us]").astype("datetime64[Y]").astype(np.float64) + 1970
+
+
+def _domain_flags(domain: str | None) -> bool:
+    return is_free_mail_domain(domain or "")
+
+
+def _matches(domain: str | None, account_domain: str | None) -> bool:
+    return same_company(domain or "", account_domain or "")
+
+
+def compute_firmographics(as_of: np.ndarray, lead: Mapping[str, Any],
+                          accounts: Mapping[str, Any],
+                          account_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Firmographic and job-title features of each pair (``FIRMOGRAPHIC_FEATURES``).
+
+    Args:
+        as_of: UTC µs per pair.
+        lead: ``LEAD_COLUMNS`` per pair (``features.inputs``).
+        accounts: ``ACCOUNT_COLUMNS`` per accounts row.
+        account_rows: each pair's row in ``accounts`` (-1: no account, or not found).
+
+    Returns:
+        Feature -> values per pair: categories as object arrays of labels, numbers and flags
+        as float64. Firmographics are current values (no history, see the module docstring).
+    """
+    company = _company_values(accounts)
+    rows = np.where(account_rows >= 0, account_rows, len(company["employees"]) - 1)
+    out = {name: company[name][rows] for name in _ACCOUNT_FEATURES}
+    age = _years(as_of) - company["founded_year"][rows]
+    out["company_age_years"] = np.where(age >= 0, age, np.nan)
+    out["source"] = map_distinct(clean_or_unknown, lead["source"])
+    domains = map_distinct(email_domain, lead["email"])
+    out["free_mail"] = map_distinct(_domain_flags, domains).astype(np.float64)
+    out["email_matches_account_domain"] = map_distinct(
+        _matches, domains, company["domain"][rows]).astype(np.float64)
+    out["has_account"] = (account_rows >= 0).astype(np.float64)
+    out.update(parse_title_columns(lead["job_title"], lead["department"]))
+    return out
+
+
+def _observed(values: np.ndarray) -> pd.Categorical:
+    return pd.Categorical(values, categories=sorted(set(values) | {UNKNOWN}))
+
+
+def firmographic_categoricals(out: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch frame's categories: bands ordered from unknown up, titles by their levels,
+    other labels as observed (plus ``unknown``)."""
+    bands = {"employee_band": EMPLOYEE_BANDS, "revenue_band": REVENUE_BANDS}
+    typed = dict(out)
+    for name in ("industry", "country", "region", "source"):
+        typed[name] = _observed(out[name])
+    for name, labels in bands.items():
+        typed[name] = pd.Categorical(out[name], categories=[UNKNOWN, *labels], ordered=True)
+    typed["title_seniority"] = pd.Categorical(out["title_seniority"], dtype=SENIORITY_DTYPE)
+    typed["title_department"] = pd.Categorical(out["title_department"], dtype=DEPARTMENT_DTYPE)
+    return typed
 
 
 def _as_of_series(as_of: pd.Series | pd.Timestamp, index: pd.Index) -> pd.Series:
@@ -335,7 +379,8 @@ def _as_of_series(as_of: pd.Series | pd.Timestamp, index: pd.Index) -> pd.Series
 
 def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
                                 as_of: pd.Series | pd.Timestamp) -> pd.DataFrame:
-    """Firmographic and job-title features for every lead row.
+    """Firmographic and job-title features for every lead row (``compute_firmographics`` on
+    a leads table).
 
     Args:
         leads: canonical leads table (any index; one output row per input row).
@@ -343,41 +388,20 @@ def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
         as_of: the scoring time, one timezone-aware timestamp or a Series on ``leads.index``.
 
     Returns:
-        Frame on ``leads.index`` with ``FIRMOGRAPHIC_COLUMNS`` (lead_id first). Firmographics
-        are current values (no history exists); see the module docstring.
+        Frame on ``leads.index`` with ``FIRMOGRAPHIC_COLUMNS`` (lead_id first).
     """
     _require_columns(leads, _LEAD_COLUMNS, "leads")
     _require_columns(accounts, _ACCOUNT_COLUMNS, "accounts")
-    cutoff = _as_of_series(as_of, leads.index)
-    positions = _account_positions(leads["account_id"], accounts["account_id"])
-    company_table = build_account_features(accounts)
-    company = company_table.take(positions).set_axis(leads.index)
-    domain_codes, domains = _email_domains(leads["email"])
-    free_mail = np.asarray([is_free_mail_domain(d) for d in domains], dtype=bool)
-    out = company.loc[:, list(_ACCOUNT_FEATURES)]
-    out.insert(0, "lead_id", leads["lead_id"])
-    age = cutoff.dt.year.to_numpy(dtype="float64") - company["founded_year"].to_numpy()
-    out["company_age_years"] = np.where(age >= 0, age, np.nan)
-    out["source"] = _categorical(_map_distinct(leads["source"], clean_or_unknown))
-    out["free_mail"] = free_mail[domain_codes]
-    out["email_matches_account_domain"] = _domain_matches(
-        domain_codes, domains, positions, company_table["domain"].to_numpy())
-    out["has_account"] = positions >= 0
-    titles = parse_titles(leads["job_title"], leads["department"])
-    return pd.concat([out, titles], axis=1).loc[:, list(FIRMOGRAPHIC_COLUMNS)]
-
-
-def clean_or_unknown(value: object) -> str:
-    """Cleaned label text; blanks and placeholders -> 'unknown'."""
-    text = _clean_text(value)
-    return UNKNOWN if text in _UNKNOWN_LABELS else text
-
-
-def _account_positions(lead_accounts: pd.Series, account_ids: pd.Series) -> np.ndarray:
-    """Row position of each lead's account in ``accounts`` (-1 when missing or unknown)."""
-    duplicated = account_ids[account_ids.duplicated() & account_ids.notna()]
-    if len(duplicated):
-        sample = ", ".join(map(str, duplicated.unique()[:5]))
-        raise ValueError(f"accounts.account_id has duplicate values: {sample}")
-    positions = pd.Index(account_ids).get_indexer(lead_accounts)
-    return np.where(lead_accounts.isna().to_numpy(), -1, positions)
+    stamps = _as_of_series(as_of, leads.index)
+    rows = np.arange(len(leads))
+    out = firmographic_categoricals(compute_firmographics(
+        timestamps_to_us(stamps, "as_of"), read_columns(leads, rows, LEAD_COLUMNS),
+        read_columns(accounts, np.arange(len(accounts)), ACCOUNT_COLUMNS, "accounts"),
+        account_positions(leads["account_id"], accounts["account_id"])))
+    flags = ("free_mail", "email_matches_account_domain", "has_account")
+    out.update({name: out[name].astype(bool) for name in flags})
+    out["title_seniority_rank"] = out["title_seniority_rank"].astype(np.int64)
+    frame = pd.DataFrame({name: out[name] for name in FIRMOGRAPHIC_COLUMNS[1:]},
+                         index=leads.index)
+    frame.insert(0, "lead_id", leads["lead_id"])
+    return frame

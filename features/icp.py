@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -34,6 +34,7 @@ from features.firmographic import (
     normalize_industry,
     normalize_region,
 )
+from features.inputs import map_distinct
 from features.registry import FeatureDef
 from features.titles import SENIORITY_LEVELS, SENIORITY_RANK
 
@@ -235,53 +236,104 @@ def load_icp(path: Path | str) -> IcpConfig:
     return icp
 
 
-def _criterion_credit(column: pd.Series, criterion: IcpCriterion) -> np.ndarray:
+def _criterion_credit(values: Mapping[str, Any], criterion: IcpCriterion) -> np.ndarray:
     """Credit per row: 1 match, 0 miss, missing_credit when the value is missing/unknown."""
     match = {"min_rank": _rank_match, "range": _range_match}.get(criterion.rule, _category_match)
-    known, hit = match(column, criterion)
+    known, hit = match(values, criterion)
     return np.where(known, hit.astype("float64"), criterion.missing_credit)
 
 
-def _rank_match(column: pd.Series, criterion: IcpCriterion) -> tuple[np.ndarray, np.ndarray]:
-    ranks = _seniority_ranks(column)
+def _numbers(column: Any) -> np.ndarray:
+    if isinstance(column, np.ndarray) and column.dtype == np.float64:
+        return column
+    return pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype="float64",
+                                                                      na_value=np.nan)
+
+
+def _rank_match(values: Mapping[str, Any], criterion: IcpCriterion
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """min_rank reads the rank column when present, else the level names."""
+    if "title_seniority_rank" in values:
+        ranks = _numbers(values["title_seniority_rank"])
+        ranks = np.where(np.isnan(ranks), 0.0, ranks)
+    else:
+        ranks = map_distinct(_seniority_rank, values[criterion.field]).astype(np.float64)
     return ranks > 0, ranks >= SENIORITY_RANK[criterion.level]
 
 
-def _range_match(column: pd.Series, criterion: IcpCriterion) -> tuple[np.ndarray, np.ndarray]:
-    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+def _seniority_rank(level: object) -> int:
+    return 0 if level is None else SENIORITY_RANK.get(str(level), 0)
+
+
+def _range_match(values: Mapping[str, Any], criterion: IcpCriterion
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    numbers = _numbers(values[criterion.field])
     low = -np.inf if criterion.min is None else criterion.min
     high = np.inf if criterion.max is None else criterion.max
     return ~np.isnan(numbers), (numbers >= low) & (numbers <= high)
 
 
-def _category_match(column: pd.Series, criterion: IcpCriterion) -> tuple[np.ndarray, np.ndarray]:
+def _label(field: str, value: object) -> str:
+    return UNKNOWN if value is None else _normalize_value(field, value)
+
+
+_LABELERS = {field: partial(_label, field) for field in _CATEGORY_FIELDS}
+
+
+def _category_match(values: Mapping[str, Any], criterion: IcpCriterion
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Normalise each distinct value once, then test membership of ``criterion.allowed()``."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    labels = [_normalize_value(criterion.field, u) for u in uniques] + [UNKNOWN]
+    labels = map_distinct(_LABELERS[criterion.field], values[criterion.field])
     allowed = criterion.allowed()
-    known = np.asarray([label != UNKNOWN for label in labels])[codes]
-    inside = np.asarray([label in allowed for label in labels])[codes]
+    known = labels != UNKNOWN
+    inside = np.fromiter((label in allowed for label in labels), dtype=bool, count=len(labels))
     return known, inside if criterion.rule == "in" else ~inside
 
 
-def _seniority_ranks(column: pd.Series) -> np.ndarray:
-    """Ranks from a rank column, or from level names (each distinct name looked up once)."""
-    if pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype):
-        return pd.to_numeric(column).fillna(0).to_numpy(dtype="int64")
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    ranks = np.asarray([SENIORITY_RANK.get(str(u), 0) for u in uniques] + [0], dtype="int64")
-    return ranks[codes]
+def _needed_columns(values: Mapping[str, Any], icp: IcpConfig) -> set[str]:
+    return {"title_seniority_rank" if c.rule == "min_rank" and "title_seniority_rank" in values
+            else c.field for c in icp.criteria}
 
 
-def _rank_column(firmographics: pd.DataFrame, criterion: IcpCriterion) -> str:
-    """min_rank reads the rank column when present, else the level names."""
-    if criterion.rule == "min_rank" and "title_seniority_rank" in firmographics.columns:
-        return "title_seniority_rank"
-    return criterion.field
+def compute_icp(values: Mapping[str, Any], icp: IcpConfig) -> dict[str, np.ndarray]:
+    """ICP score, tier and fit of each row (``ICP_FEATURES``).
+
+    Args:
+        values: column -> values per row for the columns the criteria name (the firmographic
+            features; raw labels work, they are normalised again).
+        icp: a validated IcpConfig.
+
+    Returns:
+        ``icp_score`` (float64 0-100), ``icp_tier`` (object array of A-D), ``icp_fit`` (1/0).
+
+    Raises:
+        ValueError: a column the criteria need is missing.
+    """
+    missing = sorted(name for name in _needed_columns(values, icp) if name not in values)
+    if missing:
+        raise ValueError(
+            f"firmographics is missing column(s) needed by the ICP: {', '.join(missing)}")
+    n = len(next(iter(values.values()))) if len(values) else 0
+    total = sum(c.weight for c in icp.criteria)
+    score = np.zeros(n)
+    required_met = np.ones(n, dtype=bool)
+    for criterion in icp.criteria:
+        credit = _criterion_credit(values, criterion)
+        score += criterion.weight * credit
+        if criterion.required:
+            required_met &= credit >= 1
+    score = np.clip(100.0 * score / total, 0.0, 100.0)
+    return {"icp_score": score, "icp_tier": _tiers(score, icp.tiers).astype(object),
+            "icp_fit": ((score >= icp.fit_threshold - _EPSILON) & required_met).astype(float)}
+
+
+def icp_categoricals(out: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch frame's types: the tier as an ordered A-D category."""
+    return {**out, "icp_tier": pd.Categorical(out["icp_tier"], dtype=TIER_DTYPE)}
 
 
 def score_icp(firmographics: pd.DataFrame, icp: IcpConfig) -> pd.DataFrame:
-    """Score every row against the ICP.
+    """Score every row of a frame against the ICP (``compute_icp`` on its columns).
 
     Args:
         firmographics: frame with the columns the criteria name (see
@@ -292,70 +344,10 @@ def score_icp(firmographics: pd.DataFrame, icp: IcpConfig) -> pd.DataFrame:
         Frame on ``firmographics.index`` with ``icp_score`` (float 0-100), ``icp_tier``
         (ordered category A-D) and ``icp_fit`` (bool).
     """
-    columns = {_rank_column(firmographics, c) for c in icp.criteria}
-    missing = sorted(columns - set(firmographics.columns))
-    if missing:
-        raise ValueError(
-            f"firmographics is missing column(s) needed by the ICP: {', '.join(missing)}")
-    total = sum(c.weight for c in icp.criteria)
-    score = np.zeros(len(firmographics))
-    required_met = np.ones(len(firmographics), dtype=bool)
-    for criterion in icp.criteria:
-        credit = _criterion_credit(firmographics[_rank_column(firmographics, criterion)], criterion)
-        score += criterion.weight * credit
-        if criterion.required:
-            required_met &= credit >= 1
-    score = np.clip(100.0 * score / total, 0.0, 100.0)
-    return pd.DataFrame({
-        "icp_score": score,
-        "icp_tier": pd.Categorical(_tiers(score, icp.tiers), dtype=TIER_DTYPE),
-        "icp_fit": (score >= icp.fit_threshold - _EPSILON) & required_met,
-    }, index=firmographics.index)
-
-
-def score_icp_values(values: Mapping[str, Any], icp: IcpConfig) -> dict[str, Any]:
-    """``score_icp`` for one lead: ``values`` maps firmographic feature names to plain values
-    (None or NaN = missing). Returns ``icp_score``, ``icp_tier`` (text) and ``icp_fit`` (1/0).
-    """
-    total = sum(c.weight for c in icp.criteria)
-    score, required_met = 0.0, True
-    for criterion in icp.criteria:
-        credit = _value_credit(values, criterion)
-        score += criterion.weight * credit
-        required_met &= not criterion.required or credit >= 1
-    score = min(max(100.0 * score / total, 0.0), 100.0)
-    tier = str(_tiers(np.array([score]), icp.tiers)[0])
-    return {"icp_score": score, "icp_tier": tier,
-            "icp_fit": float(score >= icp.fit_threshold - _EPSILON and required_met)}
-
-
-def _value_credit(values: Mapping[str, Any], criterion: IcpCriterion) -> float:
-    """One criterion's credit for one lead, as ``_criterion_credit`` gives it per row."""
-    if criterion.rule == "min_rank" and "title_seniority_rank" in values:
-        rank = _plain_number(values["title_seniority_rank"])
-        known, hit = rank > 0, rank >= SENIORITY_RANK[criterion.level]
-    elif criterion.rule == "min_rank":
-        rank = SENIORITY_RANK.get(str(values[criterion.field]), 0)
-        known, hit = rank > 0, rank >= SENIORITY_RANK[criterion.level]
-    elif criterion.rule == "range":
-        number = _plain_number(values[criterion.field], missing=math.nan)
-        low = -math.inf if criterion.min is None else criterion.min
-        high = math.inf if criterion.max is None else criterion.max
-        known, hit = not math.isnan(number), low <= number <= high
-    else:
-        value = values[criterion.field]
-        label = UNKNOWN if _is_missing(value) else _normalize_value(criterion.field, value)
-        inside = label in criterion.allowed()
-        known, hit = label != UNKNOWN, inside if criterion.rule == "in" else not inside
-    return float(hit) if known else criterion.missing_credit
-
-
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _plain_number(value: object, missing: float = 0.0) -> float:
-    return missing if _is_missing(value) else float(value)
+    columns = {name: firmographics[name].array for name in firmographics.columns}
+    out = icp_categoricals(compute_icp(columns, icp))
+    return pd.DataFrame({"icp_score": out["icp_score"], "icp_tier": out["icp_tier"],
+                         "icp_fit": out["icp_fit"].astype(bool)}, index=firmographics.index)
 
 
 def _tiers(score: np.ndarray, tiers: IcpTiers) -> np.ndarray:

@@ -1,84 +1,245 @@
-"""Lead features: every feature of every ``(lead_id, as_of)`` pair, point in time.
+"""Lead features: every feature group, run for many pairs (batch) or for one lead (serving).
 
-``build_lead_features(tables, pairs, config)`` computes every lead feature for any set of
-pairs: behavioral and account roll-up (``features.behavioral``), BANT and status
-(``features.bant``), firmographics and job title (``features.firmographic``), ICP fit
-(``features.icp``) and the declared keys of ``leads.attributes`` (``features.attributes``).
-The scoring service computes one lead from plain records with ``features.online``.
+``LEAD_GROUPS`` lists the feature groups in output column order; each names its features
+(``FeatureDef``), the lead columns it reads and its one kernel. Both builders run the same
+kernels on the same arrays (``features.inputs.LeadInputs``):
+
+* ``build_lead_features(tables, pairs, config)`` — any set of ``(lead_id, as_of)`` pairs from
+  the canonical tables (training snapshots, batch scoring);
+* ``build_single_lead_features(lead, account, events, as_of, config)`` — one lead from the
+  plain records the scoring service holds (its company, the activities of its company's
+  contacts, the company's other leads), without pandas on the way.
+
+Groups: behavior (``features.behavior``), account roll-up (``features.account``), BANT and
+status (``features.bant``), firmographics and job title (``features.firmographic``), known
+leads of the company (``features.account``), ICP fit (``features.icp``) and declared
+``leads.attributes`` keys (``features.attributes``). Adding a feature touches its group module
+(and its test); adding a group adds one ``LeadGroup`` here.
 
 Point in time: a feature at ``as_of`` uses only records with timestamps strictly before
-``as_of``; a pair whose lead was created at or after its ``as_of`` is an error (see
-``features.pointintime.lookup_lead_rows``). Firmographics and lead attributes have no history
-in the canonical model and are used as current values, taken as known at the lead's creation
-(see ``features.firmographic`` and ``features.attributes``).
-
-``lead_feature_registry(config)`` names every output column with its dtype, kind and EN/JA
-phrases; a trained model stores ``registry.to_dict()`` and ``config.to_dict()``.
+``as_of``; scoring a lead at or before its ``created_at`` is an error. Firmographics and lead
+attributes have no history in the canonical model and are used as current values, taken as
+known at the lead's creation.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from crm.schema import SchemaViolationError, coerce_table, empty_frame
-from features.attributes import attribute_feature_defs, build_attribute_features
-from features.bant import BANT_FEATURES, STATUS_FEATURES, build_bant_features, build_status_features
-from features.behavioral import behavioral_feature_defs, build_behavioral_features
+from crm.schema import empty_frame
+from features.account import (
+    ACCOUNT_LEADS_FEATURE,
+    account_feature_defs,
+    compute_account_rollup,
+    count_account_leads,
+)
+from features.activities import (
+    AccountLeads,
+    LeadEvents,
+    factorize_small,
+    prepare_activities,
+    prepare_lead_events,
+)
+from features.attributes import attribute_categoricals, attribute_feature_defs, compute_attributes
+from features.bant import (
+    BANT_COLUMNS,
+    BANT_FEATURES,
+    STATUS_COLUMNS,
+    STATUS_FEATURES,
+    compute_bant,
+    compute_status,
+)
+from features.behavior import behavior_feature_defs, compute_behavior
 from features.config import FeatureConfig, resolve_icp
-from features.firmographic import FIRMOGRAPHIC_FEATURES, build_firmographic_features
-from features.icp import ICP_FEATURES, score_icp
+from features.firmographic import (
+    ACCOUNT_COLUMNS,
+    FIRMOGRAPHIC_FEATURES,
+    LEAD_COLUMNS,
+    compute_firmographics,
+    firmographic_categoricals,
+)
+from features.icp import ICP_FEATURES, compute_icp, icp_categoricals
+from features.inputs import (
+    ColumnKind,
+    LeadInputs,
+    account_positions,
+    read_columns,
+    record_columns,
+)
 from features.pointintime import (
-    NAT_US,
     assemble_feature_frame,
-    build_event_index,
     lookup_lead_rows,
     normalize_pairs,
+    record_text,
+    required_us,
+    take_ids,
     timed,
     timestamps_to_us,
 )
 from features.registry import FeatureDef, FeatureRegistry
 
+Values = Mapping[str, Any]
 
-ACCOUNT_LEADS_FEATURE = FeatureDef(
-    "account_known_leads", "float", "actionable", "firmographic",
-    "{value} contacts known at this company", "同じ企業の既知リード数は{value}名",
-    "Leads of the same account created strictly before as_of (this one included); sales can "
-    "add contacts (multi-threading). Missing when the lead has no account.")
+
+def _no_columns(config: FeatureConfig) -> Mapping[str, ColumnKind]:
+    return {}
+
+
+def _as_computed(out: Values, config: FeatureConfig) -> Values:
+    return out
+
+
+@dataclass(frozen=True)
+class LeadGroup:
+    """One feature group: its features, the lead columns it reads and its kernel.
+
+    Attributes:
+        name: the group's name (also its timing stage, ``leads.<name>``).
+        feature_defs: the group's features for a config, in output order.
+        compute: the kernel: (inputs, config, features computed by earlier groups) -> feature
+            name -> values per pair (numbers float64, categories object arrays of labels).
+        lead_columns: the lead columns the kernel reads, by kind.
+        frame_types: the batch frame's dtypes for the kernel's output (categories).
+    """
+
+    name: str
+    feature_defs: Callable[[FeatureConfig], Sequence[FeatureDef]]
+    compute: Callable[[LeadInputs, FeatureConfig, Values], Values]
+    lead_columns: Callable[[FeatureConfig], Mapping[str, ColumnKind]] = _no_columns
+    frame_types: Callable[[Values, FeatureConfig], Values] = _as_computed
+
+
+def _behavior(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_behavior(inputs.activities, inputs.lead_codes, inputs.as_of, config)
+
+
+def _account(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_account_rollup(inputs.activities, inputs.account_codes, inputs.has_account,
+                                  inputs.as_of, config)
+
+
+def _bant(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_bant(inputs, config)
+
+
+def _status(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_status(inputs, config)
+
+
+def _firmographic(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_firmographics(inputs.as_of, inputs.lead, inputs.accounts, inputs.account_rows)
+
+
+def _known_leads(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    counts = count_account_leads(inputs.lead_accounts, inputs.lead_created,
+                                 inputs.n_lead_accounts, inputs.known_lead_accounts,
+                                 inputs.as_of)
+    return {ACCOUNT_LEADS_FEATURE.name: np.where(inputs.has_account, counts, np.nan)}
+
+
+def _icp(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    return compute_icp(done, resolve_icp(config))
+
+
+def _attributes(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
+    if not config.attributes:
+        return {}
+    return compute_attributes(inputs.lead["attributes"], config.attributes)
+
+
+def _attribute_columns(config: FeatureConfig) -> Mapping[str, ColumnKind]:
+    return {"attributes": "value"} if config.attributes else {}
+
+
+def _typed_attributes(out: Values, config: FeatureConfig) -> Values:
+    return attribute_categoricals(out, config.attributes)
+
+
+LEAD_GROUPS: tuple[LeadGroup, ...] = (
+    LeadGroup("behavior", behavior_feature_defs, _behavior),
+    LeadGroup("account", account_feature_defs, _account),
+    LeadGroup("bant", lambda config: BANT_FEATURES, _bant, lambda config: BANT_COLUMNS),
+    LeadGroup("status", lambda config: STATUS_FEATURES, _status, lambda config: STATUS_COLUMNS),
+    LeadGroup("firmographic", lambda config: FIRMOGRAPHIC_FEATURES, _firmographic,
+              lambda config: LEAD_COLUMNS, lambda out, config: firmographic_categoricals(out)),
+    LeadGroup("account_leads", lambda config: (ACCOUNT_LEADS_FEATURE,), _known_leads),
+    LeadGroup("icp", lambda config: ICP_FEATURES, _icp,
+              frame_types=lambda out, config: icp_categoricals(out)),
+    LeadGroup("attributes", lambda config: attribute_feature_defs(config.attributes),
+              _attributes, _attribute_columns, _typed_attributes),
+)
 
 
 def lead_feature_registry(config: FeatureConfig) -> FeatureRegistry:
-    """Every lead feature (behavioral, account, BANT, status, firmographic, ICP, declared
-    attributes), in order."""
-    return FeatureRegistry([*behavioral_feature_defs(config), *BANT_FEATURES, *STATUS_FEATURES,
-                            *FIRMOGRAPHIC_FEATURES, ACCOUNT_LEADS_FEATURE, *ICP_FEATURES,
-                            *attribute_feature_defs(config.attributes)])
+    """Every lead feature of ``LEAD_GROUPS``, in output column order."""
+    return FeatureRegistry(d for group in LEAD_GROUPS for d in group.feature_defs(config))
 
 
-def _lead_rows(leads: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """One leads row per pair; a pair's ``account_id`` (when given) overrides the lead's."""
-    rows = leads.take(lookup_lead_rows(leads, pairs)).reset_index(drop=True)
-    if "account_id" in pairs.columns:
-        given = pairs["account_id"].astype("str")
-        rows["account_id"] = given.where(given.notna(), rows["account_id"])
-    return rows
+@lru_cache(maxsize=64)
+def _feature_names(config: FeatureConfig) -> tuple[str, ...]:
+    return tuple(lead_feature_registry(config).names)
 
 
-def count_account_leads(leads: pd.DataFrame, accounts: pd.Series, as_of: np.ndarray) -> np.ndarray:
-    """Leads in ``leads`` of each query's account created strictly before its ``as_of``.
+def _lead_columns(config: FeatureConfig) -> dict[str, ColumnKind]:
+    columns: dict[str, ColumnKind] = {}
+    for group in LEAD_GROUPS:
+        columns.update(group.lead_columns(config))
+    return columns
 
-    Counted over the whole leads table, so the value does not depend on which other pairs are
-    in the batch (parity with single-lead scoring). NaN where the query has no account.
-    """
-    codes, account_ids = pd.factorize(leads["account_id"], use_na_sentinel=True)
-    created = timestamps_to_us(leads["created_at"], "leads.created_at")
-    keep = (codes >= 0) & (created != NAT_US)
-    index = build_event_index(codes[keep].astype(np.int64), created[keep], len(account_ids))
-    queries = pd.Index(account_ids).get_indexer(accounts).astype(np.int64)
-    counts = index.positions(queries, as_of) - index.starts_of(queries)
-    return np.where(accounts.notna().to_numpy(), counts, np.nan)
+
+def compute_lead_groups(inputs: LeadInputs, config: FeatureConfig) -> dict[str, dict[str, Any]]:
+    """Every group's kernel output (group name -> feature -> values per pair), in order."""
+    done: dict[str, Any] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for group in LEAD_GROUPS:
+        with timed(f"leads.{group.name}"):
+            out[group.name] = dict(group.compute(inputs, config, done))
+        done.update(out[group.name])
+    return out
+
+
+# --------------------------------------------------------------------------------- batch
+
+def _pair_accounts(leads: pd.DataFrame, rows: np.ndarray, pairs: pd.DataFrame) -> pd.Series:
+    """Account of each pair: ``pairs.account_id`` when given, else the lead's account."""
+    own = take_ids(leads["account_id"], rows)
+    if "account_id" not in pairs.columns:
+        return own
+    given = pairs["account_id"].astype("str").reset_index(drop=True)
+    return given.where(given.notna(), own)
+
+
+def lead_inputs_from_tables(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
+                            config: FeatureConfig) -> LeadInputs:
+    """``LeadInputs`` of normalised ``pairs`` from the canonical tables (the batch path)."""
+    leads = tables["leads"]
+    activities = tables["activities"] if "activities" in tables else empty_frame("activities")
+    accounts = tables["accounts"] if "accounts" in tables else empty_frame("accounts")
+    rows = lookup_lead_rows(leads, pairs)
+    pair_accounts = _pair_accounts(leads, rows, pairs)
+    prepared = prepare_activities(activities, leads)
+    lead_account_codes, lead_account_ids = pd.factorize(leads["account_id"],
+                                                        use_na_sentinel=True)
+    return LeadInputs(
+        as_of=timestamps_to_us(pairs["as_of"], "pairs.as_of"),
+        lead=read_columns(leads, rows, _lead_columns(config)),
+        has_account=pair_accounts.notna().to_numpy(),
+        accounts=read_columns(accounts, np.arange(len(accounts)), ACCOUNT_COLUMNS, "accounts"),
+        account_rows=account_positions(pair_accounts, accounts["account_id"]),
+        activities=prepared,
+        lead_codes=prepared.lead_ids.get_indexer(pairs["lead_id"]).astype(np.int64),
+        account_codes=prepared.account_ids.get_indexer(pair_accounts).astype(np.int64),
+        lead_accounts=lead_account_codes.astype(np.int64),
+        lead_created=timestamps_to_us(leads["created_at"], "leads.created_at"),
+        n_lead_accounts=len(lead_account_ids),
+        known_lead_accounts=pd.Index(lead_account_ids).get_indexer(pair_accounts).astype(
+            np.int64))
 
 
 def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
@@ -99,85 +260,102 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
         ValueError: unknown lead ids, naive timestamps, a lead created at or after its as_of.
     """
     pairs = normalize_pairs(pairs, "lead_id")
-    leads = tables["leads"]
-    activities = tables["activities"] if "activities" in tables else empty_frame("activities")
-    accounts = tables["accounts"] if "accounts" in tables else empty_frame("accounts")
-    with timed("pipeline.lookup"):
-        lead_rows = _lead_rows(leads, pairs)
-    columns: dict[str, object] = {}
-    with timed("pipeline.behavioral"):
-        columns.update(build_behavioral_features(activities, pairs, config, leads=leads))
-    with timed("pipeline.bant_status"):
-        columns.update(build_bant_features(leads, pairs, config.sql_timeline_months))
-        columns.update(build_status_features(leads, pairs))
-    with timed("pipeline.firmographic"):
-        firmographics = build_firmographic_features(lead_rows, accounts, pairs["as_of"])
-        columns.update(firmographics)
-        columns["account_known_leads"] = count_account_leads(
-            leads, lead_rows["account_id"], timestamps_to_us(pairs["as_of"], "pairs.as_of"))
-    with timed("pipeline.icp"):
-        columns.update(score_icp(firmographics, resolve_icp(config)))
-    with timed("pipeline.attributes"):
-        columns.update(build_attribute_features(leads, pairs, config.attributes))
+    with timed("leads.inputs"):
+        inputs = lead_inputs_from_tables(tables, pairs, config)
+    columns: dict[str, Any] = {}
+    for group, out in zip(LEAD_GROUPS, compute_lead_groups(inputs, config).values()):
+        columns.update(group.frame_types(out, config))
     return assemble_feature_frame(pairs, columns, lead_feature_registry(config), "lead_id")
 
 
-_NEEDED_COLUMNS = {"leads": ("lead_id", "created_at"), "accounts": ("account_id",),
-                   "activities": ("occurred_at", "type")}
+# ------------------------------------------------------------------------------ one lead
+
+def lead_inputs_from_records(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
+                             events: LeadEvents, as_of: pd.Timestamp | datetime,
+                             config: FeatureConfig,
+                             account_leads: AccountLeads | None = None) -> LeadInputs:
+    """``LeadInputs`` of one lead from plain, typed records (the single-lead path).
+
+    Raises:
+        ValueError: naive ``as_of``, missing or naive ``created_at``, or a lead created at or
+            after ``as_of``.
+    """
+    as_of_us = required_us(as_of, "as_of")
+    created = required_us(lead.get("created_at"), "leads.created_at")
+    lead_id, account_id = record_text(lead.get("lead_id")), record_text(lead.get("account_id"))
+    if created >= as_of_us:
+        raise ValueError(f"as_of is at or before the lead's created_at (a lead cannot be scored "
+                         f"before it exists): {lead_id}")
+    others = account_leads or AccountLeads([], [], [])
+    known = account is not None and account_id is not None and record_text(
+        account.get("account_id")) == account_id
+    mine = [i for i, other in enumerate(others.ids) if other != lead_id]
+    lead_account_codes, lead_account_ids = factorize_small(
+        [account_id, *(others.accounts[i] for i in mine)])
+    prepared = prepare_lead_events(events, {**dict(zip(others.ids, others.accounts)),
+                                            lead_id: account_id})
+    return LeadInputs(
+        as_of=np.array([as_of_us], dtype=np.int64),
+        lead=record_columns([lead], _lead_columns(config)),
+        has_account=np.array([account_id is not None]),
+        accounts=record_columns([account] if known else [], ACCOUNT_COLUMNS, "accounts"),
+        account_rows=np.array([0 if known else -1], dtype=np.int64),
+        activities=prepared,
+        lead_codes=np.array([_position(prepared.lead_ids, lead_id)], dtype=np.int64),
+        account_codes=np.array([_position(prepared.account_ids, account_id)], dtype=np.int64),
+        lead_accounts=lead_account_codes.astype(np.int64),
+        lead_created=np.array([created, *(others.created[i] for i in mine)], dtype=np.int64),
+        n_lead_accounts=len(lead_account_ids),
+        known_lead_accounts=np.array([_position(lead_account_ids, account_id)], dtype=np.int64))
 
 
-def _canonical_rows(table: str, rows: pd.DataFrame | list[dict] | None) -> pd.DataFrame:
-    """Coerce inline records to the canonical dtypes; raise on values that do not convert."""
-    if rows is None or len(rows) == 0:
-        return empty_frame(table)
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-    if table == "activities" and "event_id" not in frame.columns:
-        frame = frame.assign(event_id=[f"inline-{i}" for i in range(len(frame))])
-    coerced, problems = coerce_table(table, frame)
-    ignorable = (problems["reason"] == "required column is missing") & ~problems["column"].isin(
-        _NEEDED_COLUMNS[table])
-    if (~ignorable).any():
-        raise SchemaViolationError(problems[~ignorable].reset_index(drop=True))
-    return coerced
-
-
-def single_lead_tables(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
-                       activities: pd.DataFrame | list[dict] | None,
-                       account_leads: pd.DataFrame | list[dict] | None = None
-                       ) -> dict[str, pd.DataFrame]:
-    """Canonical tables holding one lead (plus optional other leads of its account)."""
-    others = _canonical_rows("leads", account_leads)
-    leads = pd.concat([_canonical_rows("leads", [dict(lead)]),
-                       others[others["lead_id"] != lead.get("lead_id")]], ignore_index=True)
-    return {"leads": leads,
-            "accounts": _canonical_rows("accounts", None if account is None else [dict(account)]),
-            "activities": _canonical_rows("activities", activities)}
+def _position(values: Sequence, value: object) -> int:
+    if value is None:
+        return -1
+    try:
+        return list(values).index(value)
+    except ValueError:
+        return -1
 
 
 def build_single_lead_features(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
-                               activities: pd.DataFrame | list[dict] | None,
-                               as_of: pd.Timestamp, config: FeatureConfig,
-                               account_leads: pd.DataFrame | list[dict] | None = None
-                               ) -> pd.DataFrame:
-    """Features of one lead at ``as_of`` — the batch code path on one-row tables.
+                               events: LeadEvents, as_of: pd.Timestamp | datetime,
+                               config: FeatureConfig,
+                               account_leads: AccountLeads | None = None) -> dict[str, Any]:
+    """Every lead feature of one lead at ``as_of``, as ``build_lead_features`` computes it.
 
     Args:
-        lead: one leads record (canonical column names; values may be text or typed).
+        lead: the canonical leads record (typed values; ``lead_id`` and ``created_at`` needed).
         account: the lead's accounts record, or None.
-        activities: the lead's activities and, for the account roll-up, those of the other
-            contacts of its account (with ``account_id`` set); records or a frame; ``event_id``
-            may be left out.
-        as_of: timezone-aware scoring time (typically now).
-        config: the feature settings the model was trained with.
-        account_leads: other leads of the same account (for account-level lead counts).
+        events: the lead's activities and those of the other contacts of its company.
+        as_of: timezone-aware scoring time.
+        config: the model's ``FeatureConfig`` (its ICP resolved once by the caller, e.g.
+            ``dataclasses.replace(config, icp=resolve_icp(config))``, saves a file read).
+        account_leads: the other leads of the company (blank activity accounts and lead
+            counts); None for none.
 
     Returns:
-        A one-row frame, same columns and dtypes as ``build_lead_features``.
+        Feature name -> value in registry order: floats (``np.float64``, NaN = unknown) for
+        numbers and flags, text (None = missing) for categories.
+
+    Raises:
+        ValueError: naive ``as_of``, missing or naive ``created_at``, a lead created at or
+            after ``as_of``, or a value that does not convert.
     """
-    stamp = pd.Timestamp(as_of)
-    if stamp is pd.NaT or stamp.tzinfo is None:
-        raise ValueError(f"as_of must be a timezone-aware timestamp, got {as_of!r}")
-    tables = single_lead_tables(lead, account, activities, account_leads)
-    pairs = pd.DataFrame({"lead_id": tables["leads"]["lead_id"].iloc[:1].to_numpy(),
-                          "as_of": pd.Series([stamp]).dt.tz_convert("UTC")})
-    return build_lead_features(tables, pairs, config)
+    inputs = lead_inputs_from_records(lead, account, events, as_of, config, account_leads)
+    out: dict[str, Any] = {}
+    for values in compute_lead_groups(inputs, config).values():
+        out.update(values)
+    return {name: out[name][0] for name in _feature_names(config)}
+
+
+def single_lead_frame(rows: Sequence[Mapping[str, Any]], lead_ids: Sequence[str],
+                      as_ofs: Sequence[pd.Timestamp], registry: FeatureRegistry
+                      ) -> pd.DataFrame:
+    """Rows of ``build_single_lead_features`` as the frame ``build_lead_features`` returns
+    (``lead_id``, ``as_of``, then the registry's features with the same dtypes)."""
+    pairs = pd.DataFrame({"lead_id": pd.array(list(lead_ids), dtype="str"),
+                          "as_of": pd.Series(pd.to_datetime(list(as_ofs), utc=True)
+                                             ).dt.as_unit("us")})
+    columns = {name: [row[name] for row in rows] for name in registry.names}
+    return assemble_feature_frame(pairs, columns, registry, "lead_id")

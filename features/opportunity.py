@@ -11,7 +11,7 @@ history row before ``as_of`` has unknown stage, amount and close date (NaN).
 * stage regressions: moves to an earlier stage of ``FeatureConfig.stage_order`` (stages not in
   the list never count); stage changes and pushes of the expected close date to a later day;
 * owner win rate: won / closed among the owner's deals with ``closed_at < as_of``;
-* account activity and engaged contacts: the account roll-up of ``features.behavioral``.
+* account activity and engaged contacts: the account roll-up of ``features.account``.
 
 Scoring a deal at or before its ``created_at`` is an error, as for leads.
 """
@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.behavioral import account_activity_features, account_feature_defs, prepare_activities
+from features.account import account_feature_defs, compute_account_rollup
+from features.activities import prepare_activities
 from features.config import FeatureConfig
 from features.pointintime import (
     NAT_US,
@@ -247,4 +248,4 @@ def _account_features(tables: dict[str, pd.DataFrame], opportunities: pd.DataFra
     prepared = prepare_activities(tables["activities"], tables.get("leads"))
     accounts = take_ids(opportunities["account_id"], rows)
     codes = prepared.account_ids.get_indexer(accounts).astype(np.int64)
-    return account_activity_features(prepared, codes, accounts.notna().to_numpy(), as_of, config)
+    return compute_account_rollup(prepared, codes, accounts.notna().to_numpy(), as_of, config)

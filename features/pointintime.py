@@ -18,9 +18,11 @@ adding a record at or after ``as_of`` cannot change a single bit of a feature.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Iterator, Mapping
 
 import numpy as np
@@ -73,12 +75,18 @@ def normalize_pairs(pairs: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return out
 
 
+_SORT_NEEDLES_FROM = 4096
+
+
 def _searchsorted_batch(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     """``np.searchsorted(haystack, needles, 'left')``, faster for large unsorted needles."""
-    order = np.argsort(needles, kind="stable")
-    found = np.empty(len(needles), dtype=np.int64)
-    found[order] = np.searchsorted(haystack, needles[order], side="left")
-    return found
+    if needles.size < _SORT_NEEDLES_FROM:
+        return np.searchsorted(haystack, needles, side="left")
+    flat = needles.ravel()
+    order = np.argsort(flat, kind="stable")
+    found = np.empty(len(flat), dtype=np.int64)
+    found[order] = np.searchsorted(haystack, flat[order], side="left")
+    return found.reshape(needles.shape)
 
 
 def rank_times(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +132,8 @@ class EventIndex:
     def positions(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Position just past the last event of ``codes`` strictly before ``times``.
 
-        Events of code c before t occupy ``[starts_of(c), positions(c, t))``.
+        Events of code c before t occupy ``[starts_of(c), positions(c, t))``; ``codes`` and
+        ``times`` broadcast against each other.
         """
         width = np.int64(len(self.unique_times) + 1)
         ranks = _searchsorted_batch(self.unique_times, times)
@@ -171,6 +180,14 @@ def build_event_index(codes: np.ndarray, times: np.ndarray, n_codes: int,
         kinds=(packed % n_kinds).astype(_kind_dtype(n_kinds)),
         starts=np.searchsorted(sorted_codes, np.arange(n_codes + 1), side="left"),
         unique_times=unique_times, n_kinds=n_kinds, order=order)
+
+
+def cutoff_positions(index: EventIndex, codes: np.ndarray, as_of: np.ndarray,
+                     days: set[int]) -> dict[int, np.ndarray]:
+    """Positions for the cut-offs ``as_of - d days`` (d = 0 is as_of itself), one search."""
+    cuts = sorted(days | {0})
+    times = as_of[None, :] - np.asarray(cuts, dtype=np.int64)[:, None] * US_PER_DAY
+    return dict(zip(cuts, index.positions(codes[None, :], times)))
 
 
 def assemble_feature_frame(pairs: pd.DataFrame, columns: Mapping[str, object],
@@ -255,3 +272,55 @@ def lookup_lead_rows(leads: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
             f"{int(early.sum())} pair(s) have as_of at or before the lead's created_at "
             f"(a lead cannot be scored before it exists): {', '.join(map(str, sample))}")
     return rows
+
+
+# ------------------------------------------------------------------ one lead's plain records
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+
+def record_us(value: object, name: str) -> int:
+    """UTC microseconds of one timezone-aware timestamp value (``NAT_US`` for a missing one).
+
+    Raises:
+        ValueError: naming ``name`` when the value is naive or not a timestamp.
+    """
+    if value is None or value is pd.NaT or value is pd.NA:
+        return NAT_US
+    if isinstance(value, pd.Timestamp):
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must be a timezone-aware timestamp, got {value!r}")
+        return value.value // 1000  # .value is nanoseconds whatever the unit
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be a timezone-aware timestamp, got {value!r}")
+        return (value - _EPOCH) // _ONE_US
+    raise ValueError(f"{name} must be a timezone-aware timestamp, got {type(value).__name__}")
+
+
+def required_us(value: object, name: str) -> int:
+    """``record_us`` for a timestamp that must be there.
+
+    Raises:
+        ValueError: ``{name} is missing`` for a missing value (and ``record_us``'s errors).
+    """
+    stamp = record_us(value, name)
+    if stamp == NAT_US:
+        raise ValueError(f"{name} is missing")
+    return stamp
+
+
+def record_text(value: object) -> str | None:
+    """Ids and labels as the canonical tables hold them: stripped text, blank -> None."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def record_number(value: object) -> float:
+    """A plain number as float (None / NA -> NaN)."""
+    if value is None or value is pd.NA:
+        return math.nan
+    return float(value)

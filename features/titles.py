@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Sequence
 
 import jaconv
 import numpy as np
 import pandas as pd
+
+from features.inputs import map_distinct, object_array
 
 SENIORITY_LEVELS: tuple[str, ...] = (
     "unknown", "individual", "senior_individual", "lead", "manager", "director", "vp", "c_level",
@@ -293,14 +295,18 @@ def parse_title(title: str | None, department: str | None = None) -> ParsedTitle
     return ParsedTitle(seniority, SENIORITY_RANK[seniority], department_name)
 
 
-def _distinct_normalised(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Codes into the distinct normalised texts of ``values``; code -1 (NA) maps to ''."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, [normalize_title(u) for u in uniques] + [""]
+def parse_title_columns(titles: Sequence, departments: Sequence) -> dict[str, np.ndarray]:
+    """``parse_title`` of every (title, department) row, each distinct row once.
 
-
-def _apply(parse: Callable[[str], str], texts: list[str]) -> np.ndarray:
-    return np.asarray([parse(t) for t in texts], dtype=object)
+    Returns:
+        ``title_seniority`` and ``title_department`` (object arrays of labels) and
+        ``title_seniority_rank`` (float64, 0..7).
+    """
+    parsed = map_distinct(parse_title, titles, departments)
+    ranks = np.fromiter((p.seniority_rank for p in parsed), dtype=np.float64, count=len(parsed))
+    return {"title_seniority": object_array([p.seniority for p in parsed]),
+            "title_seniority_rank": ranks,
+            "title_department": object_array([p.department for p in parsed])}
 
 
 def parse_titles(titles: pd.Series, departments: pd.Series | None = None) -> pd.DataFrame:
@@ -318,21 +324,9 @@ def parse_titles(titles: pd.Series, departments: pd.Series | None = None) -> pd.
         departments = pd.Series(None, index=titles.index, dtype="str")
     elif not departments.index.equals(titles.index):
         raise ValueError("departments must have the same index as titles")
-    title_codes, title_texts = _distinct_normalised(titles)
-    dept_codes, dept_texts = _distinct_normalised(departments)
-    seniorities = _apply(_seniority_of, title_texts)
-    title_departments = _apply(_department_of, title_texts)
-    dept_departments = _apply(_department_of, dept_texts)
-    width = len(dept_texts)
-    pair_codes, pairs = pd.factorize(  # -1 codes index the trailing '' entry
-        np.where(title_codes < 0, len(title_texts) - 1, title_codes).astype(np.int64) * width
-        + np.where(dept_codes < 0, width - 1, dept_codes))
-    combined = np.asarray([
-        _combine_departments(dept_departments[p % width], title_departments[p // width])
-        for p in pairs], dtype=object)
-    rank_lookup = np.asarray([SENIORITY_RANK[s] for s in seniorities], dtype=np.int64)
+    parsed = parse_title_columns(titles.array, departments.array)
     return pd.DataFrame({
-        "title_seniority": pd.Categorical(seniorities[title_codes], dtype=SENIORITY_DTYPE),
-        "title_seniority_rank": rank_lookup[title_codes],
-        "title_department": pd.Categorical(combined[pair_codes], dtype=DEPARTMENT_DTYPE),
+        "title_seniority": pd.Categorical(parsed["title_seniority"], dtype=SENIORITY_DTYPE),
+        "title_seniority_rank": parsed["title_seniority_rank"].astype(np.int64),
+        "title_department": pd.Categorical(parsed["title_department"], dtype=DEPARTMENT_DTYPE),
     }, index=titles.index)

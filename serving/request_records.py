@@ -1,8 +1,8 @@
 """Turn one scoring request into canonical CRM records, and say what had to be assumed.
 
 A request becomes canonical records (a lead, its account, its activities, and what the store
-holds about its company), from which ``features.online`` computes the features the batch
-pipeline would compute for the same tables. Several requests are scored together: every id of
+holds about its company), from which ``features.leads.build_single_lead_features`` computes
+the features the batch builder would compute for the same tables. Several requests are scored together: every id of
 request ``slot`` is prefixed with ``"<slot>|"`` so the requests of one batch can never see each
 other's data.
 

@@ -9,11 +9,11 @@ Scoring a batch of leads:
 
 1. look up what the requests leave to the store (one query per table for the batch);
 2. turn each request into canonical records with slotted ids (``serving.request_records``);
-3. build each request's features with ``features.online.build_online_lead_features`` — the
-   batch pipeline's values computed without pandas (a parity test holds them equal to
-   ``features.leads.build_lead_features``), using the model's own ``FeatureConfig`` (its
-   ICP included, as stored in the bundle at training); a request whose features cannot be
-   built gets its own error, the others are scored;
+3. build each request's features with ``features.leads.build_single_lead_features`` — the
+   same feature kernels as the batch path (``features.leads.build_lead_features``) run on one
+   lead's arrays, without pandas, using the model's own ``FeatureConfig`` (its ICP included,
+   as stored in the bundle at training); a request whose features cannot be built gets its
+   own error, the others are scored;
 4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
    when no model is loaded, the rules answer instead, and the answer says so (``source:
    rules`` with a ``fallback_reason``);
@@ -41,15 +41,10 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from features.online import (
-    AccountLeads,
-    LeadEvents,
-    build_online_lead_features,
-    online_feature_frame,
-)
+from features.activities import AccountLeads, LeadEvents
+from features.config import FeatureConfig
+from features.leads import build_single_lead_features, lead_feature_registry, single_lead_frame
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
-from features.config import FeatureConfig, resolve_icp
-from features.leads import lead_feature_registry
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.reasons import (model_reasons, rule_grades, rule_points, rule_reasons,
@@ -284,7 +279,7 @@ class LeadScorer:
         for row in rows:
             if isinstance(row, RequestError):
                 raise row
-        return online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
+        return single_lead_frame(rows, [r.lead_id for r in records], as_ofs,
                                     _registry_of(config))
 
     @property
@@ -376,7 +371,7 @@ class LeadScorer:
             config = dataclasses.replace(FeatureConfig(), icp=config.icp)
             rows = [online_request_features(record, as_of, config)
                     for record, as_of in zip(records, as_ofs)]
-        frame = online_feature_frame(rows, [r.lead_id for r in records], as_ofs,
+        frame = single_lead_frame(rows, [r.lead_id for r in records], as_ofs,
                                      _registry_of(config))
         answered = self._rule_answers(frame, rule_set.rules, jobs, as_ofs, records, reason,
                                       explain)
@@ -525,14 +520,15 @@ def _feature_rows(records: Sequence[LeadRecords | RequestError], as_ofs: Sequenc
 
 def online_request_features(records: LeadRecords, as_of: pd.Timestamp,
                             config: FeatureConfig) -> dict:
-    """The lead features of one request (``features.online``: the batch pipeline's values,
-    computed without pandas), from its lead, company, activities and stored context."""
+    """The lead features of one request (``features.leads.build_single_lead_features``: the
+    batch kernels on one lead's arrays), from its lead, company, activities and stored
+    context."""
     events = [LeadEvents.from_records(records.activities)]
     if records.stored_activities is not None and len(records.stored_activities):
         events.append(LeadEvents.from_frame(records.stored_activities))
-    return build_online_lead_features(
+    return build_single_lead_features(
         records.lead, records.account, LeadEvents.concat(events), as_of, config,
-        resolve_icp(config), AccountLeads.from_frame(records.account_leads))
+        AccountLeads.from_frame(records.account_leads))
 
 
 def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:

@@ -7,11 +7,7 @@ import pandas as pd
 import pytest
 
 from features import FeatureConfig, build_lead_features, lead_feature_registry
-from features.attributes import (
-    attribute_feature_defs,
-    build_attribute_features,
-    parse_attribute_spec,
-)
+from features.attributes import attribute_feature_defs, parse_attribute_spec
 from crm.schema import coerce_table
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
@@ -30,6 +26,13 @@ def leads(*attributes: str | None) -> pd.DataFrame:
 
 def pairs(*lead_ids: str) -> pd.DataFrame:
     return pd.DataFrame({"lead_id": list(lead_ids), "as_of": [AS_OF] * len(lead_ids)})
+
+
+def build_attribute_features(table: pd.DataFrame, pairs: pd.DataFrame,
+                             specs: dict[str, str]) -> dict[str, pd.Series]:
+    """The attribute columns ``build_lead_features`` gives for ``specs``."""
+    frame = build_lead_features({"leads": table}, pairs, FeatureConfig(attributes=specs))
+    return {name: frame[name] for name in frame.columns if name.startswith("attr_")}
 
 
 def test_values_are_converted_by_their_declared_type():

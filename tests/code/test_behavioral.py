@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.behavioral import behavioral_feature_defs, build_behavioral_features
-from features.config import DEFAULT_EVENT_WEIGHTS, HIGH_INTENT_TYPES, FeatureConfig
 from crm.schema import ACTIVITY_TYPES, coerce_rows
+from features.account import account_feature_defs
+from features.behavior import behavior_feature_defs
+from features.config import DEFAULT_EVENT_WEIGHTS, HIGH_INTENT_TYPES, FeatureConfig
+from features.leads import build_lead_features
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
@@ -37,10 +39,30 @@ def leads(*rows: tuple[str, str | None]) -> pd.DataFrame:
                             "status": "new", "created_at": ago(400)} for lead, account in rows])
 
 
+def behavioral_feature_defs(config: FeatureConfig) -> list:
+    """The behavior and account roll-up groups' features, in output order."""
+    return [*behavior_feature_defs(config), *account_feature_defs(config)]
+
+
+def build_behavioral_features(activities: pd.DataFrame, pairs: pd.DataFrame,
+                              config: FeatureConfig, lead_table: pd.DataFrame | None = None
+                              ) -> pd.DataFrame:
+    """The behavior and account columns of ``build_lead_features``; leads the tables do not
+    hold (pairs, activities) are added without an account, created long before AS_OF."""
+    known = set() if lead_table is None else set(lead_table["lead_id"])
+    ids = [*pairs["lead_id"].dropna()] if "lead_id" in pairs.columns else []
+    if "lead_id" in activities.columns:
+        ids += list(activities["lead_id"].dropna())
+    extra = leads(*((lead, None) for lead in dict.fromkeys(ids) if lead not in known))
+    table = extra if lead_table is None else pd.concat([lead_table, extra], ignore_index=True)
+    frame = build_lead_features({"activities": activities, "leads": table}, pairs, config)
+    return frame[[d.name for d in behavioral_feature_defs(config)]]
+
+
 def features(activities: pd.DataFrame, lead_ids=("L1",), as_of=AS_OF, config=CONFIG,
              lead_table: pd.DataFrame | None = None) -> pd.DataFrame:
     pairs = pd.DataFrame({"lead_id": list(lead_ids), "as_of": [as_of] * len(lead_ids)})
-    return build_behavioral_features(activities, pairs, config, leads=lead_table)
+    return build_behavioral_features(activities, pairs, config, lead_table)
 
 
 def test_columns_follow_the_registry_and_are_float64():

@@ -18,7 +18,7 @@ import pytest
 
 from features.training_sets import build_sql_examples
 from features.config import FeatureConfig
-from features.leads import build_lead_features, build_single_lead_features, lead_feature_registry
+from features.leads import build_lead_features, lead_feature_registry
 from crm.generate import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.reasons import rule_points
@@ -114,13 +114,13 @@ def test_inline_batch_gives_the_single_lead_vectors(crm) -> None:
     scorer = LeadScorer(load_rules())
     served = scorer.build_features([LeadJob(_inline_request(crm, lead)) for lead in leads])
     for position, lead_id in enumerate(leads):
-        lead = crm["leads"].set_index("lead_id").loc[lead_id]
-        account = crm["accounts"].set_index("account_id").loc[lead["account_id"]]
-        acts = crm["activities"][crm["activities"]["lead_id"] == lead_id]
-        single = build_single_lead_features(
-            {"lead_id": lead_id, **lead.to_dict()}, {"account_id": lead["account_id"],
-                                                     **account.to_dict()},
-            acts, AS_OF, config)
+        lead = crm["leads"][crm["leads"]["lead_id"] == lead_id]
+        account_id = lead["account_id"].iloc[0]
+        alone = {"leads": lead,  # what the request carries: the lead, its company, its events
+                 "accounts": crm["accounts"][crm["accounts"]["account_id"] == account_id],
+                 "activities": crm["activities"][crm["activities"]["lead_id"] == lead_id]}
+        pairs = pd.DataFrame({"lead_id": [lead_id], "as_of": [AS_OF]})
+        single = build_lead_features(alone, pairs, config)
         pd.testing.assert_frame_equal(_comparable(served.iloc[[position]], names),
                                       _comparable(single, names))
 

@@ -1,4 +1,4 @@
-"""The combined lead pipeline: registry, BANT/status rules, batch-vs-single parity, errors."""
+"""Lead features: registry, BANT/status rules, batch pairs, errors, config (``features.leads``)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import (
-    FeatureConfig,
-    FeatureRegistry,
-    build_bant_features,
-    build_lead_features,
-    build_single_lead_features,
-    build_status_features,
-    lead_feature_registry,
-)
-from features.icp import load_icp
+from crm.schema import ACTIVITY_TYPES, coerce_rows
+from features import FeatureConfig, FeatureRegistry, build_lead_features, lead_feature_registry
+from features.bant import STATUS_FEATURES
 from features.config import DEFAULT_ICP_FILE
-from crm.schema import ACTIVITY_TYPES, SchemaViolationError, coerce_rows
+from features.icp import load_icp
 
 AS_OF = pd.Timestamp("2025-06-01T00:00:00Z")
 CONFIG = FeatureConfig()
@@ -144,7 +137,7 @@ def bant_row(**values) -> pd.DataFrame:
 ])
 def test_bant_as_confirmed_before_as_of(values, as_of_days_ago, expected):
     pairs = pd.DataFrame({"lead_id": ["L1"], "as_of": [ago(as_of_days_ago)]})
-    row = build_bant_features(bant_row(**values), pairs).iloc[0]
+    row = build_lead_features({"leads": bant_row(**values)}, pairs, CONFIG).iloc[0]
     names = ["bant_budget", "bant_authority", "bant_need", "bant_timeline_months",
              "bant_met_count", "bant_meets_sql_rule"]
     np.testing.assert_array_equal(row[names].to_numpy(float), np.asarray(expected, float))
@@ -153,85 +146,12 @@ def test_bant_as_confirmed_before_as_of(values, as_of_days_ago, expected):
 def test_status_features_use_dated_columns():
     leads = bant_row(mql_at=ago(10), recycled_at=ago(2))
     pairs = pd.DataFrame({"lead_id": ["L1", "L1"], "as_of": [AS_OF, ago(5)]})
-    frame = build_status_features(leads, pairs)
+    frame = build_lead_features({"leads": leads}, pairs, CONFIG)[[d.name
+                                                                  for d in STATUS_FEATURES]]
     assert frame["lead_age_days"].tolist() == [200, 195]
     assert frame["is_mql"].tolist() == [1, 1]
     assert frame["days_since_mql"].tolist() == [10, 5]
     assert frame["is_recycled"].tolist() == [1, 0]
-
-
-# ------------------------------------------------------------------------------- parity
-
-def single_inputs(tables: dict[str, pd.DataFrame], lead_id: str) -> dict:
-    """What serving would read from the store for one lead."""
-    leads, activities = tables["leads"], tables["activities"]
-    row = leads[leads["lead_id"] == lead_id].iloc[0]
-    account_id = row["account_id"]
-    same_account = leads[leads["account_id"] == account_id] if pd.notna(account_id) else leads[:0]
-    mine = activities["lead_id"] == lead_id
-    theirs = activities["account_id"] == account_id if pd.notna(account_id) else False
-    accounts = tables["accounts"]
-    account = accounts[accounts["account_id"] == account_id]
-    return {"lead": row.to_dict(),
-            "account": account.iloc[0].to_dict() if len(account) else None,
-            "activities": activities[mine | theirs].to_dict("records"),
-            "account_leads": same_account}
-
-
-@pytest.mark.parametrize("config", [CONFIG, ATTRIBUTE_CONFIG], ids=["default", "attributes"])
-def test_batch_and_single_lead_give_identical_vectors(config):
-    tables = sample_tables()
-    lead_ids = tables["leads"]["lead_id"].tolist()
-    pairs = pd.DataFrame({"lead_id": lead_ids * 2,
-                          "as_of": [AS_OF] * len(lead_ids) + [ago(7.5)] * len(lead_ids)})
-    batch = build_lead_features(tables, pairs, config)
-    if config.attributes:
-        np.testing.assert_array_equal(batch["attr_visits"].iloc[:3], [4.0, 2.5, np.nan])
-        assert batch["attr_opted_out"].iloc[:2].tolist() == [0.0, 1.0]
-        assert batch["attr_origin"].iloc[:3].astype(object).tolist() == ["API", np.nan,
-                                                                          "Landing Page"]
-    for i, pair in pairs.iterrows():
-        single = build_single_lead_features(as_of=pair["as_of"], config=config,
-                                            **single_inputs(tables, pair["lead_id"]))
-        assert len(single) == 1
-        expected = batch.iloc[[i]].reset_index(drop=True).astype(object)
-        pd.testing.assert_frame_equal(single.astype(object), expected, check_exact=True)
-
-
-def test_single_lead_accepts_frames_and_missing_event_ids():
-    tables = sample_tables()
-    inputs = single_inputs(tables, "L1")
-    records = [{k: v for k, v in r.items() if k != "event_id"} for r in inputs["activities"]]
-    from_records = build_single_lead_features(**{**inputs, "activities": records},
-                                              as_of=AS_OF, config=CONFIG)
-    from_frame = build_single_lead_features(
-        **{**inputs, "activities": pd.DataFrame(inputs["activities"])}, as_of=AS_OF,
-        config=CONFIG)
-    pd.testing.assert_frame_equal(from_records, from_frame)
-    assert from_records.loc[0, "activity_count_90d"] > 0
-
-
-def test_single_lead_without_activities_or_account():
-    frame = build_single_lead_features(lead("L9", account_id=None), None, None, AS_OF, CONFIG)
-    assert frame.loc[0, "activity_count_90d"] == 0
-    assert np.isnan(frame.loc[0, "account_activity_count_30d"])
-    assert frame.loc[0, "has_account"] == 0
-
-
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(as_of=pd.Timestamp("2025-06-01")), ValueError, "as_of must be a timezone-aware"),
-    (dict(activities=[{"occurred_at": "yesterday", "type": "chat", "lead_id": "L9"}]),
-     SchemaViolationError, r"activities.occurred_at \[inline-0\]: is not a timezone-aware"),
-    (dict(lead={"lead_id": "L9", "source": "webinar"}), SchemaViolationError,
-     r"leads.created_at .*required column is missing"),
-    (dict(lead=lead("L9", created_days_ago=-1)), ValueError,
-     "a lead cannot be scored before it exists"),
-])
-def test_single_lead_bad_input(kwargs, error, message):
-    args = {"lead": lead("L9"), "account": None, "activities": None, "as_of": AS_OF,
-            "config": CONFIG, **kwargs}
-    with pytest.raises(error, match=message):
-        build_single_lead_features(**args)
 
 
 # ------------------------------------------------------------------------------ batch
