@@ -17,6 +17,7 @@ The same functions serve the lead features (batch and single lead) and the win m
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from features.activities import PreparedActivities, index_by
 from features.behavior import type_tables
@@ -58,7 +59,7 @@ def _contact_runs(prepared: PreparedActivities, config: FeatureConfig,
     n_leads = np.int64(len(prepared.lead_ids) + 1)
     contact_keys = prepared.account_codes[keep].astype(np.int64) * n_leads
     contact_keys += prepared.lead_codes[keep]
-    contact_uniques, contacts = np.unique(contact_keys, return_inverse=True)
+    contacts, contact_uniques = pd.factorize(contact_keys, sort=True)
     del contact_keys
     index = build_event_index(contacts.astype(np.int32), prepared.times[keep],
                               len(contact_uniques), ranked=(prepared.ranks[keep],

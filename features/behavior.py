@@ -32,7 +32,8 @@ from features.pointintime import US_PER_DAY, EventIndex, cutoff_positions, segme
 from features.registry import FeatureDef
 
 CHUNK_HALF_LIVES = 512
-PREFIX_CELLS = 1 << 25  # cells of one per-type prefix-count block (int32: 128 MB)
+PREFIX_CELLS = 1 << 16  # cells per prefix-count block: all measures at once for one lead,
+#                         one measure at a time (cache-friendly) for a whole table
 EMAIL_RATES = ("open", "click", "reply")
 
 # (English phrase, Japanese phrase) for "did <type> {value} times"; window text is added later.
@@ -162,17 +163,18 @@ def _measure_counts(index: EventIndex, tables: TypeTables, points: np.ndarray) -
     """Prefix count of each measure at each point: shape (measures, *points.shape).
 
     Prefix counts are built a block of measures at a time so that one block stays under
-    ``PREFIX_CELLS`` cells (one measure at a time on tens of millions of events; all at once
-    for one lead).
+    ``PREFIX_CELLS`` cells: all measures at once for one lead (few numpy calls), one measure at
+    a time for a whole table (memory and cache).
     """
-    n_measures = tables.matrix.shape[1]
+    by_measure = tables.matrix.T                      # (measures, types)
+    n_measures = len(by_measure)
     width = max(1, PREFIX_CELLS // (len(index) + 1))
     out = np.empty((n_measures, *points.shape), dtype=np.int64)
     for first in range(0, n_measures, width):
-        block = tables.matrix[:, first:first + width][index.kinds]
-        prefix = np.zeros((len(index) + 1, block.shape[1]), dtype=np.int32)
-        np.cumsum(block, axis=0, out=prefix[1:])
-        out[first:first + block.shape[1]] = np.moveaxis(prefix[points], -1, 0)
+        block = by_measure[first:first + width][:, index.kinds]
+        prefix = np.zeros((len(block), len(index) + 1), dtype=np.int32)
+        np.cumsum(block, axis=1, out=prefix[:, 1:])
+        out[first:first + len(block)] = prefix[:, points]
     return out
 
 
