@@ -15,11 +15,20 @@ single-lead builders run the same arithmetic.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
+import pandas as pd
 
 from features.config import FeatureConfig
-from features.inputs import ColumnKind, LeadInputs
-from features.pointintime import NAT_US, US_PER_DAY
+from features.inputs import ColumnKind, LeadInputs, read_columns
+from features.pointintime import (
+    NAT_US,
+    US_PER_DAY,
+    lookup_lead_rows,
+    normalize_pairs,
+    timestamps_to_us,
+)
 from features.registry import FeatureDef
 
 BANT_ELEMENTS: tuple[str, ...] = ("budget", "authority", "need")
@@ -79,7 +88,22 @@ def _before(stamps: np.ndarray, as_of: np.ndarray) -> np.ndarray:
 
 def compute_bant(inputs: LeadInputs, config: FeatureConfig) -> dict[str, np.ndarray]:
     """BANT as confirmed strictly before each pair's ``as_of`` (``BANT_FEATURES``)."""
-    lead, as_of = inputs.lead, inputs.as_of
+    return bant_values(inputs.lead, inputs.as_of, config.sql_timeline_months)
+
+
+def build_bant_features(leads: pd.DataFrame, pairs: pd.DataFrame,
+                        sql_timeline_months: float = 3.0) -> pd.DataFrame:
+    """``BANT_FEATURES`` of each ``(lead_id, as_of)`` pair from a leads table (float64)."""
+    pairs = normalize_pairs(pairs, "lead_id")
+    rows = lookup_lead_rows(leads, pairs)
+    out = bant_values(read_columns(leads, rows, BANT_COLUMNS),
+                      timestamps_to_us(pairs["as_of"], "pairs.as_of"), sql_timeline_months)
+    return pd.DataFrame({d.name: out[d.name] for d in BANT_FEATURES})
+
+
+def bant_values(lead: Mapping[str, np.ndarray], as_of: np.ndarray,
+                sql_timeline_months: float) -> dict[str, np.ndarray]:
+    """The BANT kernel on ``BANT_COLUMNS`` per pair and ``as_of`` (UTC µs)."""
     out: dict[str, np.ndarray] = {}
     met = np.zeros(len(as_of), dtype=np.int64)
     for element in BANT_ELEMENTS:
@@ -88,7 +112,7 @@ def compute_bant(inputs: LeadInputs, config: FeatureConfig) -> dict[str, np.ndar
         met += value == 1.0
     timeline = np.where(_before(lead["timeline_confirmed_at"], as_of), lead["timeline_months"],
                         np.nan)
-    timeline_met = timeline <= config.sql_timeline_months
+    timeline_met = timeline <= sql_timeline_months
     met += timeline_met
     out["bant_timeline_months"] = timeline
     out["bant_met_count"] = met.astype(np.float64)

@@ -489,7 +489,7 @@ def _pairs(id_column: str, ids: list[str], as_ofs: list[pd.Timestamp]) -> pd.Dat
 
 
 def _frame_rows(frame: pd.DataFrame, names: list[str]) -> list[dict]:
-    """Feature rows as ``features.online`` builds them: plain values, None for missing."""
+    """Feature rows as ``build_single_lead_features`` gives them: plain values, None missing."""
     columns = [frame[n].astype(object).where(frame[n].notna(), None).tolist() for n in names]
     return [dict(zip(names, values)) for values in zip(*columns)]
 

@@ -141,7 +141,8 @@ class ModelBundle:
 
     def matrix_from_rows(self, rows: Sequence[Mapping[str, object]]) -> np.ndarray:
         """``matrix`` for feature rows given as mappings (name -> number, text or None), as
-        ``features.leads.build_single_lead_features`` builds them: the same codes without a DataFrame (serving's path)."""
+        ``features.leads.build_single_lead_features`` builds them: the same codes without a
+        DataFrame (serving's path)."""
         matrix = np.empty((len(rows), len(self.registry)), dtype=float)
         for j, definition in enumerate(self.registry):
             name = definition.name
