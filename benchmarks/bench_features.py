@@ -165,8 +165,8 @@ def make_tables(n_leads: int, n_activities: int, seed: int) -> dict[str, pd.Data
 
 
 def generated_tables(n_leads: int, n_activities: int, seed: int) -> dict[str, pd.DataFrame]:
-    """Sample-CRM tables from ``crm.generate``, activities cut to the columns read."""
-    from crm.generate import GeneratorConfig, generate_crm
+    """Sample-CRM tables from ``crm.sample``, activities cut to the columns read."""
+    from crm.sample import GeneratorConfig, generate_crm
 
     config = GeneratorConfig(n_leads=n_leads, seed=seed,
                              activities_per_lead=min(max(n_activities / n_leads, 0.1), 500.0))

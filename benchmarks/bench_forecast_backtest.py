@@ -27,7 +27,7 @@ MAVEN = ROOT.parent / "shared" / "datasets" / "maven_crm"
 
 
 def load_generated(n_leads: int, seed: int) -> dict[str, pd.DataFrame]:
-    from crm.generate import USD_JPY, GeneratorConfig, generate_crm
+    from crm.sample import USD_JPY, GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=n_leads, seed=seed))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")

@@ -16,7 +16,7 @@ import sys
 import time
 
 from crm import schema
-from crm.generate import GeneratorConfig, generate_crm, summarize_crm
+from crm.sample import GeneratorConfig, generate_crm, summarize_crm
 
 
 def _peak_rss_mb() -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from forecast import convert_currency
 from reports import (
     build_funnel,

@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from features.training_sets import build_sql_examples  # noqa: E402
 from features.config import FeatureConfig  # noqa: E402
 from features.leads import build_lead_features, lead_feature_registry  # noqa: E402
-from crm.generate import GeneratorConfig, generate_crm  # noqa: E402
+from crm.sample import GeneratorConfig, generate_crm  # noqa: E402
 from crm.store import CRMStore  # noqa: E402
 from loadgen import LoadResult, measure  # noqa: E402
 from serving.process import ServerProcess  # noqa: E402

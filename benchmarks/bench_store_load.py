@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 
 

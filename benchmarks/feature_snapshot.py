@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from features import FeatureConfig, build_lead_features
 
 CONFIGS = {"default": FeatureConfig(),

@@ -90,13 +90,13 @@ def generate(
 
         export_tables(tables, export_dir)
     _print_counts(f"Sample CRM written to {settings.database_url}", counts)
-    from crm.generate import summarize_crm
+    from crm.sample import summarize_crm
 
     _print_mapping("Ground truth realised", summarize_crm(tables, truth))
 
 
 def _generate(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    from crm.generate import GeneratorConfig, generate_crm
+    from crm.sample import GeneratorConfig, generate_crm
 
     columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("leads"),
                TimeElapsedColumn())

@@ -11,7 +11,7 @@ DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 
 def render_docs() -> dict[str, str]:
     """File name (under docs/) → Markdown text, for every generated document."""
-    from crm.generate import describe_ground_truth
+    from crm.sample import describe_ground_truth
 
     data_model = (
         "# The canonical CRM data model\n\n"

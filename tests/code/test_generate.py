@@ -10,18 +10,14 @@ import pandas as pd
 import pytest
 
 from crm import schema
-from crm.generate import (
-    ICP_EMPLOYEES,
-    SQL_B0,
-    SQL_ICP,
-    SQL_INTERACTION,
-    SQL_Z,
+from crm.sample import (
     GeneratorConfig,
     describe_ground_truth,
     generate_crm,
     icp_fit,
     summarize_crm,
 )
+from crm.sample.story import ICP_EMPLOYEES, SQL_B0, SQL_ICP, SQL_INTERACTION, SQL_Z
 
 
 @pytest.mark.parametrize(

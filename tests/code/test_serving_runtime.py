@@ -119,7 +119,7 @@ def test_too_many_events_is_413(runtime) -> None:
 
 
 def test_stored_leads_are_scored_by_id(runtime) -> None:
-    from crm.generate import GeneratorConfig, generate_crm
+    from crm.sample import GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=1000, seed=2))
     runtime.store.write_tables(tables)

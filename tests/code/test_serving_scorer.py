@@ -19,7 +19,7 @@ import pytest
 from features.training_sets import build_sql_examples
 from features.config import FeatureConfig
 from features.leads import build_lead_features, lead_feature_registry
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.reasons import rule_points
 from serving.request_records import RequestError

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.schema import ACTIVITY_TYPES
 from features.config import FeatureConfig
 from features.leads import LEAD_GROUPS, build_lead_features, build_single_lead_features

@@ -101,7 +101,7 @@ def test_history_at_or_after_t_and_current_columns_change_nothing() -> None:
 
 @pytest.fixture(scope="module")
 def crm() -> dict[str, pd.DataFrame]:
-    from crm.generate import USD_JPY, GeneratorConfig, generate_crm
+    from crm.sample import USD_JPY, GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=6000, seed=11))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")

@@ -17,7 +17,7 @@ GENERATED_MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, pd.DataFrame]:
-    from crm.generate import USD_JPY, GeneratorConfig, generate_crm
+    from crm.sample import USD_JPY, GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=20_000, seed=42))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.settings import Settings, load_settings
 from features import FeatureConfig
 from serving.process import ServerProcess

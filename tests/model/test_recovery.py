@@ -1,4 +1,4 @@
-"""The SQL model recovers the generated CRM's hidden ground truth (crm.generate).
+"""The SQL model recovers the generated CRM's hidden ground truth (crm.sample).
 
 A 6,000-lead CRM is generated, the SQL model is trained with default settings through the real
 path (examples -> time split -> LightGBM -> calibration -> MLflow in a throw-away store) and
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from crm.settings import load_settings
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from training.split import split_by_time
 from training.train import TrainConfig
 from training.workflows import train_sql_from_tables

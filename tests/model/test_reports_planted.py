@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.schema import coerce_rows
 from reports.dedupe import evaluate_duplicates, find_duplicate_accounts, find_duplicate_leads
 from reports.funnel import build_funnel

@@ -33,7 +33,7 @@ from features.training_sets import build_sql_examples, build_win_examples
 from features.opportunity import opportunity_feature_registry
 from features.config import FeatureConfig
 from features.leads import lead_feature_registry
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.process import ServerProcess
 from serving.request_records import score_request_from_tables

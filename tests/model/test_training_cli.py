@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_cli")]

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from features import FeatureConfig, resolve_icp
 from crm.settings import load_settings
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from training.model import InsufficientDataError
 from training.registry import promote_challenger
 from training.rules import load_rules

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from features.config import FeatureConfig
 from features.leads import lead_feature_registry
