@@ -2,7 +2,9 @@
 
 Precedence (highest first): keyword arguments, environment variables, the YAML file named by
 ``LEADSCORE_CONFIG`` (default ``leadscore.yaml`` in the working directory, if present), defaults.
-Nothing here touches the disk except reading that YAML file when settings are built.
+Nothing here touches the disk except reading that YAML file when settings are built, and
+``ensure_sqlite_parent`` when a caller is about to open a SQLite file. ``sqlite_path`` is the one
+place that reads a ``sqlite:///`` URL (the CRM store and the MLflow tracking URI alike).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic_settings import (
 
 CONFIG_ENV_VAR = "LEADSCORE_CONFIG"
 DEFAULT_CONFIG_FILE = "leadscore.yaml"
+SQLITE_PREFIX = "sqlite:///"
 
 
 def _config_file() -> Path:
@@ -72,7 +75,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_database_url(self) -> "Settings":
         if self.database_url is None:
-            self.database_url = f"sqlite:///{self.data_dir / 'leadscore.db'}"
+            self.database_url = f"{SQLITE_PREFIX}{self.data_dir / 'leadscore.db'}"
         return self
 
     @classmethod
@@ -90,13 +93,10 @@ class Settings(BaseSettings):
 
 def _absolute_sqlite(url: str | None, base: Path) -> str | None:
     """``sqlite:///relative.db`` against ``base``; any other URL as it is."""
-    prefix = "sqlite:///"
-    if url is None or not url.startswith(prefix) or url.startswith(prefix + "/"):
+    path = sqlite_path(url) if url is not None else None
+    if path is None or path.is_absolute() or path.as_posix().startswith("file:"):
         return url
-    location = url.removeprefix(prefix)
-    if location in ("", ":memory:") or location.startswith("file:"):
-        return url
-    return f"{prefix}{base / location}"
+    return f"{SQLITE_PREFIX}{base / url.removeprefix(SQLITE_PREFIX)}"
 
 
 def redact_url(url: str | None) -> str:
@@ -112,3 +112,31 @@ def redact_url(url: str | None) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Build settings from defaults, the YAML file, the environment and ``overrides``."""
     return Settings(**overrides)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///<path>`` URL (SQLAlchemy or MLflow).
+
+    Args:
+        url: any database or tracking URL; ``sqlite:////abs/file.db`` is absolute,
+            ``sqlite:///rel/file.db`` relative to the working directory.
+
+    Returns:
+        The file's path, or None for another kind of URL or an in-memory SQLite database.
+    """
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    path = url.removeprefix(SQLITE_PREFIX).partition("?")[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def ensure_sqlite_parent(url: str) -> str:
+    """Create the folder of a SQLite file URL before it is opened (nothing for other URLs).
+
+    Returns:
+        ``url`` unchanged, so a caller can write ``connect(ensure_sqlite_parent(url))``.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return url

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from crm import schema
+from crm.settings import ensure_sqlite_parent
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,7 @@ class CRMStore:
     """
 
     def __init__(self, url: str):
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_parent(url)
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url

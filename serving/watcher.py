@@ -23,12 +23,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from crm.settings import sqlite_path
 from serving.scorer import NO_CHAMPION, LeadScorer, RuleSet, bundle_rule_set, prepare_model
 from training.bundle import ModelBundle, load_bundle
 from training.registry import CHAMPION
@@ -82,9 +82,8 @@ class MlflowRegistry:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def _missing(self) -> bool:
-        prefix = "sqlite:///"
-        uri = self.tracking_uri
-        return uri.startswith(prefix) and not Path(uri[len(prefix):]).exists()
+        database = sqlite_path(self.tracking_uri)
+        return database is not None and not database.exists()
 
     def champion(self, name: str) -> tuple[str, str | None] | None:
         if self._missing():

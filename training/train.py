@@ -37,6 +37,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm.settings import sqlite_path
 from features import FeatureConfig
 from features.registry import FeatureRegistry
 from training.baselines import (
@@ -457,9 +458,9 @@ def ensure_experiment(name: str, tracking_uri: str,
 
 def _default_artifact_location(tracking_uri: str) -> str | None:
     """``artifacts/`` beside a SQLite database file; ``None`` (the server decides) otherwise."""
-    if not tracking_uri.startswith("sqlite:///"):
+    database = sqlite_path(tracking_uri)
+    if database is None:
         return None
-    database = Path(tracking_uri[len("sqlite:///"):])
     return (database.resolve().parent / "artifacts").as_uri()
 
 

@@ -41,7 +41,7 @@ from features.opportunity import build_opportunity_features, opportunity_feature
 from features.config import FeatureConfig
 from features.leads import build_lead_features, lead_feature_registry
 from features.registry import FeatureRegistry
-from crm.settings import Settings
+from crm.settings import Settings, ensure_sqlite_parent
 from crm.schema import TABLES, empty_frame
 from training.baselines import RuleScore
 from training.bundle import ModelBundle, load_bundle, resolve_feature_config
@@ -265,10 +265,7 @@ def train_win_from_store(settings: Settings, **options) -> TrainResult:
 
 def prepare_tracking(settings: Settings) -> str:
     """The MLflow tracking URI; for a SQLite file, its folder is created first."""
-    uri = settings.mlflow_tracking_uri
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return uri
+    return ensure_sqlite_parent(settings.mlflow_tracking_uri)
 
 
 # --- promotion ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crm.settings import load_settings
+from crm.settings import ensure_sqlite_parent, load_settings, sqlite_path
 
 
 def test_defaults_keep_everything_local() -> None:
@@ -78,3 +78,26 @@ def test_redact_url_hides_passwords() -> None:
     assert redact_url("postgresql+psycopg://leads:s3cret@db:5432/crm") == (
         "postgresql+psycopg://leads:***@db:5432/crm")
     assert redact_url("sqlite:///data/leadscore.db") == "sqlite:///data/leadscore.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///data/leadscore.db", Path("data/leadscore.db")),
+        ("sqlite:////tmp/x/mlflow.db", Path("/tmp/x/mlflow.db")),
+        ("sqlite:///data/crm.db?timeout=5", Path("data/crm.db")),
+        ("sqlite:///:memory:", None),
+        ("sqlite://", None),
+        ("postgresql+psycopg://u:p@host/db", None),
+        ("http://127.0.0.1:5000", None),
+    ],
+)
+def test_sqlite_path_reads_only_sqlite_file_urls(url: str, path: Path | None) -> None:
+    assert sqlite_path(url) == path
+
+
+def test_ensure_sqlite_parent_creates_the_folder_only_for_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a' / 'b' / 'store.db'}"
+    assert ensure_sqlite_parent(url) == url
+    assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "store.db").exists()
+    assert ensure_sqlite_parent("postgresql://u:p@host/db") == "postgresql://u:p@host/db"
