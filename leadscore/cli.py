@@ -412,12 +412,7 @@ def _train(task: str, settings: Settings, config_file: Path | None = None,
                       f"{refused.run_id} holds the report (tag leadscore.refused); "
                       "--force registers it anyway.")
         raise typer.Exit(1) from None
-    except (InsufficientDataError, ValueError) as error:
-        if isinstance(error, InsufficientDataError):  # tells the service why it is on rules
-            from serving.watcher import record_training_refusal
-
-            name = settings.sql_model_name if task == "sql" else settings.win_model_name
-            record_training_refusal(name, str(error), tracking_uri=settings.mlflow_tracking_uri)
+    except (InsufficientDataError, ValueError) as error:  # a refusal is recorded by training
         console.print(f"[red]training refused: {error}[/red]", highlight=False)
         console.print(f"No {task} model was registered; serving stays on the rule-based score "
                       "(config/rules.yaml).")

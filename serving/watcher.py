@@ -7,10 +7,10 @@ loaded (``training.bundle.load_bundle``: no pickle) and swapped in atomically
 shown by ``GET /model``) and reported through ``on_load_failure`` (a Prometheus counter); the
 same version is not retried until the alias moves. With no champion the rules answer, naming
 why: ``no_champion``, or ``insufficient_data`` when training recorded that it refused to train
-for too little data (``record_training_refusal``), or ``load_failed``. Those rules are the ones
-stored in the newest registered version of the model (``Registry.latest``; read once per
-version), so a fallback answers like the model's own training did; with no readable version,
-the scorer keeps the rules it has (the last model's, else the rules file's).
+for too little data (the tag ``training.registry.REFUSAL_TAG``), or ``load_failed``. Those
+rules are the ones stored in the newest registered version of the model (``Registry.latest``;
+read once per version), so a fallback answers like the model's own training did; with no
+readable version, the scorer keeps the rules it has (the last model's, else the rules file's).
 
 ``start`` runs ``check_once`` in a daemon thread every ``poll_seconds``; the scorer becomes
 ready after the first check, whatever its outcome (the rules are always there).
@@ -31,28 +31,13 @@ from mlflow.exceptions import MlflowException
 from crm.settings import sqlite_path
 from serving.scorer import NO_CHAMPION, LeadScorer, RuleSet, bundle_rule_set, prepare_model
 from training.bundle import ModelBundle, load_bundle
-from training.registry import CHAMPION
+from training.registry import CHAMPION, REFUSAL_TAG
 
 logger = logging.getLogger(__name__)
 
-REFUSAL_TAG = "leadscore.training_refused"
 INSUFFICIENT_DATA = "insufficient_data"
 LOAD_FAILED = "load_failed"
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
-
-def record_training_refusal(name: str, message: str, *, tracking_uri: str) -> None:
-    """Note on registered model ``name`` that training refused for too little data.
-
-    The service answers with the rules, giving ``fallback_reason: insufficient_data``, while
-    ``name`` has no champion. Call it where ``InsufficientDataError`` is caught.
-    """
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="leadscore model (see bundle.json)")
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    client.set_registered_model_tag(name, REFUSAL_TAG, f"{stamp}: {message}"[:4000])
 
 
 class Registry(Protocol):

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, TypeVar
 
 import numpy as np
@@ -32,6 +33,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
 HISTORY_TAG = "leadscore.champion_history"
+REFUSAL_TAG = "leadscore.training_refused"
 
 F = TypeVar("F", bound=Callable)
 
@@ -240,3 +242,20 @@ def _score_version(name, version, holdout, tracking_uri, label_col) -> dict:
     bundle = load_bundle(f"models:/{name}/{version}", tracking_uri=tracking_uri)
     rows = holdout(bundle) if callable(holdout) else holdout
     return score_holdout(bundle, rows, label_col)
+
+
+def record_training_refusal(name: str, message: str, *, tracking_uri: str) -> None:
+    """Note on registered model ``name`` that training refused for too little data.
+
+    The tag (``REFUSAL_TAG``) is what serving reads: it answers with the rules, giving
+    ``fallback_reason: insufficient_data``, while ``name`` has no champion. Call it where
+    ``InsufficientDataError`` is caught (training itself never touches MLflow before it has
+    enough data).
+    """
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="leadscore model (see bundle.json)")
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    client.set_registered_model_tag(name, REFUSAL_TAG, f"{stamp}: {message}"[:4000])

@@ -45,11 +45,12 @@ from crm.settings import Settings, ensure_sqlite_parent
 from crm.schema import TABLES, empty_frame
 from training.baselines import RuleScore
 from training.bundle import ModelBundle, load_bundle, resolve_feature_config
-from training.model import check_minimum_data
+from training.model import InsufficientDataError, check_minimum_data
 from training.registry import (
     CHALLENGER,
     PromotionResult,
     promote_challenger,
+    record_training_refusal,
     rollback,
 )
 from training.rules import RulesConfig, load_rules, make_rule_score, score_win_rules
@@ -249,8 +250,18 @@ def read_tables(task: str, settings: Settings) -> dict[str, pd.DataFrame]:
 
 
 def train_from_store(task: str, settings: Settings, **options) -> TrainResult:
-    """``train_from_tables`` on the tables in ``settings.database_url``."""
-    return train_from_tables(task, read_tables(task, settings), settings, **options)
+    """``train_from_tables`` on the tables in ``settings.database_url``.
+
+    A refusal for too little data is recorded on the registered model
+    (``record_training_refusal``), so the service can say why it answers with the rules; the
+    ``InsufficientDataError`` is raised again.
+    """
+    try:
+        return train_from_tables(task, read_tables(task, settings), settings, **options)
+    except InsufficientDataError as error:
+        record_training_refusal(model_name(task, settings), str(error),
+                                tracking_uri=prepare_tracking(settings))
+        raise
 
 
 def train_sql_from_store(settings: Settings, **options) -> TrainResult:

@@ -37,10 +37,9 @@ from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.process import ServerProcess
 from serving.request_records import score_request_from_tables
-from serving.watcher import record_training_refusal
 from training.bundle import use_tracking_uri
 from training.model import BoosterParams, InsufficientDataError
-from training.registry import register_challenger
+from training.registry import record_training_refusal, register_challenger
 from training.train import TrainConfig, train_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving_http")]

@@ -143,7 +143,7 @@ def test_tiny_crm_is_refused_and_serving_stays_on_rules(tmp_path: Path,
     # No version is registered, and the refusal is noted for the service's fallback reason.
     from mlflow import MlflowClient
 
-    from serving.watcher import REFUSAL_TAG
+    from training.registry import REFUSAL_TAG
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     assert client.search_model_versions("name = 'leadscore-sql'") == []
