@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from crm import schema
+from crm.sample import describe_ground_truth
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 
 
 def render_docs() -> dict[str, str]:
     """File name (under docs/) → Markdown text, for every generated document."""
-    from crm.sample import describe_ground_truth
-
     data_model = (
         "# The canonical CRM data model\n\n"
         "Generated from `crm/schema.py` by `leadscore docs`; a test keeps it in sync.\n"

@@ -1,0 +1,79 @@
+"""What every command group shares: the console, the store option, settings and table printing."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crm.settings import Settings, load_settings
+from crm.store import CRMStore
+
+console = Console()
+
+DatabaseOption = Annotated[
+    Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: settings database_url).")
+]
+
+
+def settings_for(database_url: str | None = None) -> Settings:
+    """The settings, with the store URL replaced by ``--db`` when one was given."""
+    overrides = {"database_url": database_url} if database_url else {}
+    return load_settings(**overrides)
+
+
+def open_store(settings: Settings) -> CRMStore:
+    """The CRM store the settings name."""
+    return CRMStore(settings.database_url)
+
+
+def quiet_mlflow() -> None:
+    """No MLflow progress bars or info logs in the CLI's output."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def format_number(value: object) -> str:
+    """A metric for a table: ``n/a`` when missing, thousands separators from 100 up."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if isinstance(value, float) and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def print_counts(title: str, counts: dict[str, int]) -> None:
+    """Rows per table."""
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+
+
+def print_mapping(title: str, values: dict[str, object]) -> None:
+    """A two-column table of the scalar values in ``values`` (nested ones are skipped)."""
+    table = Table(title=title, show_header=False)
+    for key, value in values.items():
+        if isinstance(value, (dict, list)):
+            continue
+        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+def print_frame(title: str, frame: pd.DataFrame) -> None:
+    """A frame as a table: text columns left, numbers right."""
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if frame[column].dtype == object
+                         or pd.api.types.is_string_dtype(frame[column]) else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(format_number(v) if isinstance(v, float) else str(v) for v in row))
+    console.print(table)

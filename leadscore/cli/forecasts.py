@@ -1,0 +1,144 @@
+"""``leadscore forecast | backtest``: month- and quarter-end landing forecasts.
+
+The ``forecast`` package (lifelines, matplotlib) is imported when a command runs, not when the
+CLI starts: it would add about a second to every ``leadscore`` invocation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from leadscore.cli.common import (
+    DatabaseOption,
+    console,
+    open_store,
+    print_mapping,
+    quiet_mlflow,
+    settings_for,
+)
+
+commands = typer.Typer()
+
+FxOption = Annotated[Optional[list[str]], typer.Option(
+    "--fx", help="CODE=RATE: one CODE in the reporting currency (repeat), e.g. JPY=0.0066667.")]
+WinOption = Annotated[str, typer.Option(help="P(win) source: time_to_close | stage_rates.")]
+
+
+def _forecast_tables(db: str | None, currency: str, fx: list[str] | None):
+    from forecast import convert_currency
+
+    tables = open_store(settings_for(db)).read_tables(["opportunities",
+                                                       "opportunity_stage_history"])
+    if not fx:
+        return tables
+    rates = {currency: 1.0}
+    for item in fx:
+        code, _, value = item.partition("=")
+        try:
+            rates[code.strip().upper()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r} is not CODE=RATE", param_hint="--fx") from None
+    return convert_currency(tables, rates, currency)
+
+
+_DEAL_COLUMNS = ("opportunity_id", "stage", "amount", "expected_close_date", "n_slips", "p_win",
+                 "p_close_in_period_if_won", "expected_value", "expected_slip_value")
+
+
+def _print_deals(title: str, deals: pd.DataFrame) -> None:
+    table = Table(title=title)
+    columns = [c for c in _DEAL_COLUMNS if c in deals.columns]
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="left" if column in (
+            "opportunity_id", "stage") else "right")
+    for row in deals[columns].itertuples(index=False):
+        table.add_row(*(_cell(value) for value in row))
+    console.print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return str(value.date())
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+@commands.command()
+def forecast(
+    as_of: Annotated[str, typer.Option("--as-of", help="Forecast date, YYYY-MM-DD (00:00 UTC).")],
+    target: Annotated[Optional[float], typer.Option(
+        min=0, help="Monthly target: alert when P50 falls below it.")] = None,
+    quarter_target: Annotated[Optional[float], typer.Option(min=0, help="Quarter target.")] = None,
+    win_probability: WinOption = "time_to_close",
+    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
+    fx: FxOption = None,
+    chart: Annotated[Path, typer.Option(help="Fan chart PNG.")] = Path("forecast_fan.png"),
+    simulations: Annotated[int, typer.Option(min=100)] = 4000,
+    seed: Annotated[Optional[int], typer.Option(help="Default: settings seed.")] = None,
+    db: DatabaseOption = None,
+) -> None:
+    """Month- and quarter-end landing forecast (P10/P50/P90), top deals, slip risks, fan chart."""
+    from forecast import fit_forecaster
+    from forecast.plots import plot_fan_chart
+
+    settings = settings_for(db)
+    try:
+        forecaster = fit_forecaster(_forecast_tables(db, currency, fx), as_of, win_probability)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    for freq, goal in (("month", target), ("quarter", quarter_target)):
+        result = forecaster.forecast(freq, goal, simulations,
+                                     settings.seed if seed is None else seed)
+        print_mapping(f"{result.period.label} landing as of {result.as_of.date()} ({currency})",
+                      {"P10": result.p10, "P50": result.p50, "P90": result.p90,
+                       "expected": result.expected, **result.breakdown})
+        if result.alert:
+            console.print(f"[red]ALERT {result.alert_message}[/red]", highlight=False)
+        _print_deals("Deals that contribute most", result.top_deals(10))
+        _print_deals("Deals likely to slip past the period end", result.slip_risks(10))
+        if freq == "month":
+            console.print(f"fan chart: {plot_fan_chart(result, chart)}")
+
+
+@commands.command()
+def backtest(
+    win_probability: WinOption = "time_to_close",
+    days: Annotated[str, typer.Option(help="As-of days of the month, comma separated.")] = "1,10,20",
+    simulations: Annotated[int, typer.Option(min=100)] = 2000,
+    seed: Annotated[Optional[int], typer.Option(help="Default: settings seed.")] = None,
+    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
+    fx: FxOption = None,
+    out: Annotated[Path, typer.Option(help="Folder for the tables and the chart.")] = Path(
+        "backtest"),
+    db: DatabaseOption = None,
+) -> None:
+    """Point-in-time month-end backtest against the stage-weighted pipeline and a naive run-rate."""
+    from forecast import BacktestConfig, log_backtest, run_backtest, summarize_backtest
+    from forecast.backtest import format_summary
+    from forecast.plots import plot_backtest
+
+    settings = settings_for(db)
+    try:
+        as_of_days = tuple(int(d) for d in days.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{days!r} is not a list of days", param_hint="--days") from None
+    config = BacktestConfig(as_of_days=as_of_days, n_simulations=simulations,
+                            seed=settings.seed if seed is None else seed,
+                            win_probability=win_probability)
+    rows = run_backtest(_forecast_tables(db, currency, fx), config)
+    summary = summarize_backtest(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out / "backtest_forecasts.csv", index=False)
+    summary.to_csv(out / "backtest_summary.csv", index=False)
+    plot_backtest(rows, out / "backtest.png")
+    console.print(format_summary(summary), markup=False)
+    quiet_mlflow()
+    run_id = log_backtest(rows, summary, settings.mlflow_tracking_uri, config=config,
+                          artifact_location=settings.mlflow_artifact_root)
+    console.print(f"tables and chart in {out}/; logged to MLflow run {run_id}")
