@@ -229,8 +229,8 @@ def log_backtest(rows: pd.DataFrame, summary: pd.DataFrame, tracking_uri: str,
     """
     import mlflow
 
+    from crm.tracking import ensure_experiment
     from forecast.plots import plot_backtest
-    from training.train import ensure_experiment
 
     client_params = {**(asdict(config) if config else {}), **(params or {})}
     mlflow.set_tracking_uri(tracking_uri)

@@ -37,7 +37,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crm.settings import sqlite_path
+from crm.tracking import ensure_experiment
 from features import FeatureConfig
 from features.registry import FeatureRegistry
 from training.baselines import (
@@ -438,30 +438,6 @@ def _log_run(
             mlflow.log_artifacts(tmp, artifact_path="evaluation")
         info = log_bundle(bundle, split.train, name="model")
     return run.info.run_id, info.model_uri
-
-
-def ensure_experiment(name: str, tracking_uri: str,
-                      artifact_location: str | Path | None = None) -> str:
-    """Id of MLflow experiment ``name`` on the current tracking URI, created if missing.
-
-    A new experiment's artifacts go to ``artifact_location``; for a SQLite store the default is
-    ``artifacts/`` beside the database file (never the working directory's ``mlruns/``).
-    """
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = artifact_location or _default_artifact_location(tracking_uri)
-    if location is not None and "://" not in str(location):
-        location = Path(location).resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
-
-
-def _default_artifact_location(tracking_uri: str) -> str | None:
-    """``artifacts/`` beside a SQLite database file; ``None`` (the server decides) otherwise."""
-    database = sqlite_path(tracking_uri)
-    if database is None:
-        return None
-    return (database.resolve().parent / "artifacts").as_uri()
 
 
 REFUSED_TAG = "leadscore.refused"
