@@ -59,4 +59,3 @@ def test_a_new_cycle_or_upward_import_breaks_a_contract(tmp_path: Path, module: 
     result = _lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout
     assert f"{CONTRACTS[contract]} BROKEN" in result.stdout
-    assert line.rsplit(".", 1)[-1] in result.stdout  # the report names the planted import
