@@ -7,12 +7,15 @@ exactly those of a plain ``bentoml serve``. Settings travel as ``LEADSCORE_*`` v
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -35,22 +38,52 @@ def build_serve_command(host: str = "127.0.0.1", port: int = 3000) -> list[str]:
 
 
 def serve(host: str = "127.0.0.1", port: int = 3000,
-          env: Mapping[str, str] | None = None) -> int:
-    """Run the scoring service until it is stopped (Ctrl-C); return its exit code.
+          env: Mapping[str, str] | None = None, stop_seconds: float = 30.0) -> int:
+    """Run the scoring service until it is stopped; return its exit code.
+
+    ``bentoml serve`` runs in its own process group. SIGTERM, SIGINT (Ctrl-C) and SIGHUP sent
+    to this process are passed on to it; whatever of the group is still running
+    ``stop_seconds`` later, or after it exited, is killed, so no worker is left answering.
 
     Args:
         host: interface to listen on (127.0.0.1: this machine only).
         port: TCP port.
         env: extra environment variables, e.g. ``{"LEADSCORE_SERVING_POLL_SECONDS": "5"}``.
+        stop_seconds: how long a stopping service may take before it is killed.
     """
     command = build_serve_command(host, port)
     logger.info("starting %s", " ".join(command))
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
+                               start_new_session=True)
+    deadline: list[float] = []
+
+    def forward(signum: int, _frame) -> None:
+        deadline.append(time.monotonic() + stop_seconds)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        return process.wait()
+        while True:
+            try:
+                return process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    logger.warning("the service did not stop within %gs; killing it",
+                                   stop_seconds)
+                    _kill_group(process.pid, signal.SIGKILL)
+    finally:
+        _kill_group(process.pid, signal.SIGKILL)  # workers left behind by a crashed parent
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _kill_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
 
 
 def openapi_document() -> dict:

@@ -128,7 +128,8 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
         names["win"] = settings.win_model_name
     registry = registry or MlflowRegistry(settings.mlflow_tracking_uri)
     watcher = ModelWatcher(scorer, registry, names, serving.poll_seconds,
-                           on_load_failure=on_load_failure, on_swap=freeze_heap)
+                           on_load_failure=on_load_failure, on_swap=freeze_heap,
+                           retry_max_seconds=serving.retry_max_seconds)
     batcher = MicroBatcher(scorer.score_leads, serving.micro_batch_size,
                            serving.micro_batch_wait_ms, name="lead-batcher", on_batch=on_batch)
     fetcher = MicroBatcher(scorer.fetch_contexts, serving.micro_batch_size, 0.0,

@@ -37,7 +37,8 @@ MAX_STAGE_CHANGES = 500
 Language = Literal["en", "ja"]
 Source = Literal["model", "rules"]
 Action = Literal["call_now", "nurture", "recycle", "disqualify"]
-FallbackReason = Literal["no_champion", "insufficient_data", "load_failed", "predict_failed"]
+FallbackReason = Literal["no_champion", "insufficient_data", "load_failed", "registry_unavailable",
+                         "predict_failed"]
 
 
 _EARLIEST_SECONDS = EARLIEST.timestamp()

@@ -28,6 +28,8 @@ import dataclasses
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -333,7 +335,8 @@ def use_tracking_uri(tracking_uri: str | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def load_bundle(path_or_uri: str | Path, *, tracking_uri: str | None = None) -> ModelBundle:
+def load_bundle(path_or_uri: str | Path, *, tracking_uri: str | None = None,
+                isolate: bool = False) -> ModelBundle:
     """Load a bundle from a directory or an MLflow URI, without unpickling anything.
 
     Args:
@@ -341,15 +344,81 @@ def load_bundle(path_or_uri: str | Path, *, tracking_uri: str | None = None) -> 
             directory, or an MLflow URI such as ``models:/leadscore-sql@champion``.
         tracking_uri: MLflow tracking/registry URI for ``models:/`` and ``runs:/`` URIs
             (default: MLflow's current one).
+        isolate: first check ``model.txt`` in a child process (``check_booster_file``), so a
+            damaged file that makes LightGBM abort ends the child, not this process (serving).
+
+    Raises:
+        CorruptModelError: ``isolate`` and the booster file is truncated or unreadable.
+
+    Registry artifacts are copied to a temporary folder first: MLflow writes a
+    ``registered_model_meta`` file into the folder it downloads to, and a local artifact
+    store's folder must stay as training left it.
     """
     location = str(path_or_uri)
     if "://" in location or location.startswith(("models:", "runs:")):
-        with use_tracking_uri(tracking_uri):
-            location = mlflow.artifacts.download_artifacts(
-                artifact_uri=location, tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    directory = _find_bundle_dir(Path(location))
+        with tempfile.TemporaryDirectory(prefix="leadscore-bundle-") as scratch:
+            with use_tracking_uri(tracking_uri):
+                location = mlflow.artifacts.download_artifacts(
+                    artifact_uri=location, tracking_uri=tracking_uri,
+                    registry_uri=tracking_uri, dst_path=scratch)
+            return _read_bundle(Path(location), isolate)
+    return _read_bundle(Path(location), isolate)
+
+
+def _read_bundle(path: Path, isolate: bool) -> ModelBundle:
+    directory = _find_bundle_dir(path)
     kind = read_bundle_json(directory / BUNDLE_FILE)["model_kind"]
+    if isolate and MODEL_FILES[kind] == BOOSTER_FILE:
+        check_booster_file(directory / BOOSTER_FILE)
     return ModelBundle.from_files(directory / MODEL_FILES[kind], directory / BUNDLE_FILE)
+
+
+class CorruptModelError(ValueError):
+    """A booster file that is truncated or that LightGBM cannot load."""
+
+
+_CHECK_IN_CHILD = (
+    "import json, sys, lightgbm\n"
+    "booster = lightgbm.Booster(model_file=sys.argv[1])\n"
+    "print(json.dumps({'trees': booster.num_trees(), 'features': booster.num_feature()}))\n")
+
+
+def check_booster_file(path: Path | str, timeout: float = 120.0) -> dict:
+    """Check that ``path`` is a complete LightGBM model that loads, without risking this process.
+
+    LightGBM aborts the whole process (``terminate called``) or crashes on some damaged files,
+    and loads a truncated file's first trees without complaint. So the file must end as
+    ``Booster.save_model`` ends it (trees, ``end of parameters``, ``pandas_categorical``) and
+    is then loaded once in a child Python process.
+
+    Returns:
+        ``{"trees": ..., "features": ...}`` as the child read them.
+
+    Raises:
+        CorruptModelError: the file is incomplete, or the child failed (exit status and
+            LightGBM's last message in the error).
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 200_000))
+        tail = handle.read().decode("utf-8", errors="replace")
+    last_line = tail.rstrip("\n").rsplit("\n", 1)[-1]
+    if "end of parameters" not in tail or not last_line.startswith("pandas_categorical:"):
+        raise CorruptModelError(f"{path}: incomplete LightGBM model file (it does not end "
+                                f"with the parameters and pandas_categorical lines; truncated?)")
+    try:
+        child = subprocess.run([sys.executable, "-c", _CHECK_IN_CHILD, str(path)],
+                               capture_output=True, text=True, timeout=timeout,
+                               errors="replace")
+    except subprocess.TimeoutExpired as error:
+        raise CorruptModelError(f"{path}: loading took over {timeout:g}s in a child "
+                                f"process") from error
+    if child.returncode != 0:
+        messages = [line for line in child.stderr.splitlines() if line.strip()]
+        raise CorruptModelError(f"{path}: LightGBM could not load it in a child process "
+                                f"(exit status {child.returncode}): "
+                                f"{messages[-1] if messages else 'no message'}"[:1000])
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def _find_bundle_dir(path: Path) -> Path:

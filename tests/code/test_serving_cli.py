@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
-from serving.cli import build_serve_command, write_openapi
+from serving.cli import PROJECT_ROOT, build_serve_command, write_openapi
+from serving.process import free_port
 
 
 def test_openapi_is_written_with_every_route_and_error(tmp_path: Path) -> None:
@@ -35,3 +43,47 @@ def test_serve_command_targets_the_service() -> None:
 def test_bad_ports_are_named(port: int) -> None:
     with pytest.raises(ValueError, match=f"port must be between 1 and 65535, got {port}"):
         build_serve_command(port=port)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_leadscore_serve_stops_bentoml_and_its_worker(tmp_path: Path,
+                                                               signum: int) -> None:
+    """``leadscore serve`` stopped by its PID leaves nothing answering on the port."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT),
+           "BENTOML_HOME": str(tmp_path / "bentoml"),
+           "LEADSCORE_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'absent' / 'mlflow.db'}",
+           "LEADSCORE_CONFIG": str(tmp_path / "absent.yaml")}
+    with open(tmp_path / "serve.log", "wb") as log:
+        cli = subprocess.Popen([sys.executable, "-m", "leadscore.cli", "serve", "--port",
+                                str(port)], cwd=PROJECT_ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and cli.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("not ready: " + (tmp_path / "serve.log").read_text()[-2000:])
+        children = _descendants(cli.pid)
+        assert len(children) >= 2  # bentoml serve and its worker
+        cli.send_signal(signum)
+        assert cli.wait(60) is not None
+        gone, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/livez", timeout=2)
+    finally:
+        for process in children:
+            if process.is_running():
+                process.kill()
+        cli.kill()

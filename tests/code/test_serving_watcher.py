@@ -133,7 +133,7 @@ def test_a_failed_load_keeps_the_old_model_and_is_reported(
     error = watcher.last_error["sql"]
     assert (error.name, error.version) == ("sql-model", "3")
     assert "model.txt of sql-model v3 is corrupt" in error.error
-    assert failures == ["sql"]  # reported once, not retried until the alias moves
+    assert failures == ["sql"]  # reported once, not retried before its back-off
     registry.champions["sql-model"] = "2"
     watcher.check_once()
     assert watcher.scorer.active.sql.version == "2" and watcher.last_error["sql"] is None
@@ -232,3 +232,53 @@ def test_a_corrupt_newest_version_leaves_the_rules_file(watcher: ModelWatcher,
     assert watcher.scorer.active.fallback["sql"] == "load_failed"
     assert watcher.scorer.active.rules["sql"].source == "rules file"
     assert registry.loads == [("sql-model", "7")]  # the failed version is not read again
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failed_version_is_retried_with_back_off_once_fixed(
+        registry: FakeRegistry, failures: list[str]) -> None:
+    clock = FakeClock()
+    watcher = ModelWatcher(LeadScorer(load_rules()), registry, {"sql": "sql-model"},
+                           poll_seconds=1.0, retry_max_seconds=5.0,
+                           on_load_failure=failures.append, clock=clock)
+    registry.champions["sql-model"] = "3"  # broken files
+    watcher.check_once()
+    watcher.check_once()
+    assert registry.loads == [("sql-model", "3")]  # 2 s back-off: not tried again yet
+    clock.now += 2.1
+    watcher.check_once()
+    assert len(registry.loads) == 2 and failures == ["sql", "sql"]
+    clock.now += 2.1  # the wait doubled to 4 s
+    watcher.check_once()
+    assert len(registry.loads) == 2
+    registry.bundles[("sql-model", "3")] = make_bundle(3)  # the files are fixed
+    clock.now += 2.0
+    watcher.check_once()
+    assert watcher.scorer.active.sql.version == "3" and watcher.last_error["sql"] is None
+    assert watcher.scorer.active.fallback["sql"] is None
+
+
+def test_the_error_clears_when_the_registry_reads_again(watcher: ModelWatcher,
+                                                        registry: FakeRegistry) -> None:
+    registry.champions["sql-model"] = "1"
+    watcher.check_once()
+    registry.broken_registry = True
+    watcher.check_once()
+    assert watcher.last_error["sql"] is not None
+    registry.broken_registry = False
+    watcher.check_once()
+    assert watcher.last_error["sql"] is None and watcher.scorer.active.sql.version == "1"
+
+
+def test_an_unreadable_registry_without_a_model_says_so(watcher: ModelWatcher,
+                                                        registry: FakeRegistry) -> None:
+    registry.broken_registry = True
+    watcher.check_once()
+    assert watcher.scorer.active.fallback["sql"] == "registry_unavailable"

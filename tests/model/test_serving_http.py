@@ -441,11 +441,11 @@ def test_swap_and_a_corrupt_champion_under_concurrent_load(server: Server,
         assert "1" not in versions[versions.index("2"):]
     status = server.client.get("/model", headers=AUTH).json()
     assert status["models"]["sql"]["version"] == "2"
-    assert "LightGBMError" in status["last_error"]["sql"]["error"]
+    assert "CorruptModelError" in status["last_error"]["sql"]["error"]
     _wait_for(lambda: "leadscore_model_load_failures_total{" in server.client.get("/metrics").text,
               timeout=10, message="load-failure metric exported")
     metrics = server.client.get("/metrics").text
-    assert _metric(metrics, "leadscore_model_load_failures_total", model="sql") == 1.0
+    assert _metric(metrics, "leadscore_model_load_failures_total", model="sql") >= 1.0
 
 
 # --- fallback paths (their own server) ----------------------------------------------------
