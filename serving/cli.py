@@ -91,7 +91,7 @@ def openapi_document() -> dict:
     from serving.openapi import augment_openapi
     from serving.service import LeadScoring
 
-    return augment_openapi(LeadScoring.openapi_spec.asdict())
+    return augment_openapi(LeadScoring.openapi_spec.asdict(), LeadScoring.apis)
 
 
 def write_openapi(path: Path | str) -> Path:

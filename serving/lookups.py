@@ -155,3 +155,29 @@ def ingest_events(store: CRMStore, events: pd.DataFrame) -> int:
         inserted = store.insert_new("activities", events)
     logger.info("ingested %d new of %d events", inserted, len(events))
     return inserted
+
+
+def find_unknown_leads(store: CRMStore, events: pd.DataFrame) -> list[int]:
+    """Positions of the ``events`` rows whose ``lead_id`` is not a stored lead."""
+    wanted = events["lead_id"].dropna()
+    if wanted.empty:
+        return []
+    known = set(_read_in(store, "leads", "lead_id", wanted)["lead_id"])
+    return [i for i, lead in enumerate(events["lead_id"]) if isinstance(lead, str)
+            and lead not in known]
+
+
+def find_conflicts(store: CRMStore, events: pd.DataFrame) -> list[str]:
+    """``event_id`` values already stored with another type, time or subject (a re-sent id
+    that is not the same event; ingest keeps the stored one)."""
+    stored = _read_in(store, "activities", "event_id", events["event_id"])
+    if stored.empty:
+        return []
+    columns = ["event_id", "type", "occurred_at", "lead_id", "account_id"]
+    both = events[columns].merge(stored[columns], on="event_id", suffixes=("", "_stored"))
+    differs = np.zeros(len(both), dtype=bool)
+    for column in columns[1:]:
+        new, old = both[column], both[f"{column}_stored"]
+        differs |= ~((new == old).fillna(False).to_numpy(dtype=bool)
+                     | (new.isna() & old.isna()).to_numpy())
+    return sorted(set(both.loc[differs, "event_id"]))

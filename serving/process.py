@@ -91,3 +91,20 @@ def leadscore_server(settings: Mapping[str, str], log_path: Path) -> ServerProce
     bentoml = str(Path(sys.executable).parent / "bentoml")
     return ServerProcess([bentoml, "serve", "serving.service:LeadScoring", "--host",
                           "127.0.0.1", "--port", "{port}"], {**clean, **settings}, log_path)
+
+
+class ServiceProcess(ServerProcess):
+    """``bentoml serve`` of the scoring service on a free port with only the given
+    ``LEADSCORE_*`` settings (none inherited from this process), plus an HTTP client."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+        bentoml = str(Path(sys.executable).parent / "bentoml")
+        super().__init__([bentoml, "serve", "serving.service:LeadScoring", "--host",
+                          "127.0.0.1", "--port", "{port}"], {**clean, **env}, log_path)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def stop(self) -> None:
+        """Close the client, then stop the server."""
+        self.client.close()
+        super().stop()

@@ -27,7 +27,7 @@ from crm.settings import Settings, load_settings, redact_url
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.batching import MicroBatcher
-from serving.lookups import ingest_events
+from serving.lookups import find_conflicts, find_unknown_leads, ingest_events
 from serving.request_records import RequestError, canonical_frame, describe_schema_problems
 from serving.schemas import (
     ErrorResponse,
@@ -232,16 +232,27 @@ async def handle_events(runtime: ServingRuntime, request: EventsRequest) -> Answ
                                                      if event.properties else None)}
                for event in request.events]
     try:
-        inserted = await asyncio.to_thread(ingest_events, runtime.store,
-                                           canonical_frame("activities", records))
+        return await asyncio.to_thread(_ingest, runtime.store,
+                                       canonical_frame("activities", records))
     except SchemaViolationError as error:
         return error_answer(422, "the events do not fit the canonical schema", [FieldError(
             field="events", message=describe_schema_problems(error), type="schema")])
     except Exception:
         logger.exception("event ingest failed")
         return error_answer(503, "the CRM store is unavailable right now; try again")
-    return 200, EventsResponse(received=len(records), inserted=inserted,
-                               duplicates=len(records) - inserted)
+
+
+def _ingest(store: CRMStore, events) -> Answer:
+    """Store new events; report those of leads not stored (yet) and re-sent ids that differ."""
+    unknown = sorted({events["lead_id"].iloc[i] for i in find_unknown_leads(store, events)})
+    conflicts = find_conflicts(store, events)
+    if conflicts:
+        logger.warning("%d re-sent event id(s) differ from the stored events; the stored ones "
+                       "are kept", len(conflicts))
+    inserted = ingest_events(store, events)
+    return 200, EventsResponse(received=len(events), inserted=inserted,
+                               duplicates=len(events) - inserted, conflicts=conflicts,
+                               unknown_leads=unknown)
 
 
 def model_status(runtime: ServingRuntime) -> ModelStatusOut:

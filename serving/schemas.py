@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -70,6 +71,14 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
 
 
+def one_of_fields(**types: str) -> ConfigDict:
+    """Request config documenting "at least one of these fields, not null" in the JSON schema
+    as ``anyOf`` (``types``: field name -> JSON type; the model's validator enforces it)."""
+    return ConfigDict(**_Request.model_config, json_schema_extra={"anyOf": [
+        {"required": [name], "properties": {name: {"type": kind}}}
+        for name, kind in types.items()]})
+
+
 class CompanyIn(_Request):
     """The lead's company (firmographics); every field is optional."""
 
@@ -88,11 +97,11 @@ class BantIn(_Request):
     """BANT as confirmed by sales; a value without its ``*_confirmed_at`` counts as confirmed
     just before ``as_of`` (reported in ``warnings``)."""
 
-    budget: bool | None = None
+    budget: StrictBool | None = None
     budget_confirmed_at: Timestamp | None = None
-    authority: bool | None = None
+    authority: StrictBool | None = None
     authority_confirmed_at: Timestamp | None = None
-    need: bool | None = None
+    need: StrictBool | None = None
     need_confirmed_at: Timestamp | None = None
     timeline_months: float | None = Field(None, ge=0, le=120, allow_inf_nan=False)
     timeline_confirmed_at: Timestamp | None = None
@@ -131,6 +140,7 @@ class ScoreRequest(_Request):
     """One lead: inline data, or only ``lead_id`` (then lead, company and activities come from
     the store). Inline ``company`` / ``bant`` / ``activities`` replace the stored ones."""
 
+    model_config = one_of_fields(lead_id="string", lead="object")
     lead_id: Id | None = None
     lead: LeadIn | None = None
     company: CompanyIn | None = None
@@ -180,6 +190,7 @@ class OpportunityIn(_Request):
 class WinRequest(_Request):
     """One open deal: inline, or only ``opportunity_id`` (history and account from the store)."""
 
+    model_config = one_of_fields(opportunity_id="string", opportunity="object")
     opportunity_id: Id | None = None
     opportunity: OpportunityIn | None = None
     stage_history: list[StageChangeIn] | None = Field(None, max_length=MAX_STAGE_CHANGES)
@@ -194,10 +205,23 @@ class WinRequest(_Request):
                                       "give opportunity_id, opportunity, or both")
         return self
 
+    @model_validator(mode="after")
+    def _history_before_as_of(self) -> "WinRequest":
+        as_of = self.as_of or datetime.now(timezone.utc)
+        for i, change in enumerate(self.stage_history or ()):
+            if change.entered_at > as_of:
+                raise PydanticCustomError(
+                    "history_after_as_of", "stage_history[{index}].entered_at "
+                    "({entered_at}) is after as_of ({as_of}): the history must be what was "
+                    "known at as_of", {"index": i, "entered_at": change.entered_at.isoformat(),
+                                       "as_of": as_of.isoformat()})
+        return self
+
 
 class EventIn(_Request):
     """An activity to store; ``event_id`` makes ingest idempotent."""
 
+    model_config = one_of_fields(lead_id="string", account_id="string")
     event_id: Id
     lead_id: Id | None = None
     account_id: Id | None = None
@@ -214,7 +238,9 @@ class EventIn(_Request):
 
 
 class EventsRequest(_Request):
-    """Activities to ingest (already stored ``event_id`` values are skipped)."""
+    """Activities to ingest (already stored ``event_id`` values are skipped, and reported as
+    ``conflicts`` when they differ; events of a lead that is not stored yet are kept and
+    reported in ``unknown_leads``)."""
 
     events: list[EventIn] = Field(min_length=1)
 
@@ -291,6 +317,12 @@ class EventsResponse(BaseModel):
     received: int
     inserted: int
     duplicates: int
+    conflicts: list[str] = Field(
+        default_factory=list, description="Re-sent event_id values whose type, time or lead "
+        "differ from the stored event (the stored one is kept; send a new event_id).")
+    unknown_leads: list[str] = Field(
+        default_factory=list, description="lead_id values of stored events that name no "
+        "stored lead (yet): they are kept and count once the lead is imported.")
 
 
 class FieldError(BaseModel):

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import bentoml
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from serving.forecasting import ForecastService, handle_forecast
+from serving.http_limits import limit_header_time
+from serving.logs import install_log_filters
 from serving.middleware import GuardMiddleware
 from serving.openapi import augment_openapi
+from serving.paths import bound_path_labels
 from serving.runtime import (
     ServingRuntime,
     build_runtime,
@@ -73,6 +76,23 @@ BATCH_SIZE = bentoml.metrics.Histogram(
 status_app = FastAPI(title="leadscore status", docs_url=None, redoc_url=None, openapi_url=None)
 status_app.include_router(handoff_router)  # GET /leads/{id}/handoff (JSON or Markdown)
 
+INDEX_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8"><title>leadscore API</title>
+<link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" />
+</head><body><div id="swagger-ui"></div>
+<script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+<script src="./static_content/swagger-ui-standalone-preset.js" charset="UTF-8"></script>
+<script src="./static_content/swagger-initializer.js" charset="UTF-8"></script>
+</body></html>
+"""
+
+
+@status_app.get("/", include_in_schema=False)
+def get_index() -> HTMLResponse:
+    """The API explorer (Swagger UI on ``/docs.json``), served from this host only: BentoML's
+    own page also loads a third-party tag manager script."""
+    return HTMLResponse(INDEX_PAGE)
+
 
 @status_app.get("/model", response_model=ModelStatusOut,
                 responses={401: {"model": ErrorResponse}})
@@ -85,7 +105,7 @@ def get_model() -> ModelStatusOut:
 def get_openapi() -> JSONResponse:
     """The OpenAPI document, with the service's error answers (see ``serving.openapi``)."""
     service = bentoml.get_current_service().bento_service
-    return JSONResponse(augment_openapi(service.openapi_spec.asdict()))
+    return JSONResponse(augment_openapi(service.openapi_spec.asdict(), service.apis))
 
 
 def _count_rule_answers(kind: str, reason: str, count: int) -> None:
@@ -122,6 +142,7 @@ class LeadScoring:
     """Lead scoring with reasons, win probability and event ingest for inside-sales teams."""
 
     def __init__(self) -> None:
+        install_log_filters()
         self.runtime: ServingRuntime = build_runtime(
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
             on_batch=_observe_batch).start()
@@ -166,3 +187,5 @@ class LeadScoring:
 
 
 LeadScoring.add_asgi_middleware(GuardMiddleware)
+bound_path_labels(LeadScoring)  # metrics and access log see route templates, not raw paths
+limit_header_time(ServingSettings().header_timeout_seconds)  # before the worker's uvicorn starts

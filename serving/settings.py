@@ -25,6 +25,9 @@ class ServingSettings(BaseSettings):
     retry_max_seconds: float = Field(
         300.0, gt=0, le=86_400, description="Longest back-off before a model version that "
         "failed to load is tried again (the wait doubles from poll_seconds per failure).")
+    header_timeout_seconds: float = Field(
+        10.0, ge=0.5, le=300, description="A connection whose request headers are not complete "
+        "this long after it opened (or after its previous answer) is closed.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, le=100_000_000,
                                 description="Larger request bodies are refused with 413.")
     max_batch_leads: int = Field(100, ge=1, le=1_000,

@@ -29,7 +29,40 @@ def test_openapi_is_written_with_every_route_and_error(tmp_path: Path) -> None:
     assert set(spec["paths"]["/model"]["get"]["responses"]) >= {"200", "401"}
     schemas = spec["components"]["schemas"]
     assert {"ScoreRequest", "ScoreResponse", "ErrorResponse", "FieldError"} <= set(schemas)
-    assert schemas["CompanyIn"]["properties"]["employees"]["anyOf"][0]["maximum"] == 5_000_000
+    assert schemas["CompanyIn"]["properties"]["employees"]["maximum"] == 5_000_000
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_openapi_is_the_services_contract_in_openapi_30(tmp_path: Path) -> None:
+    """Issue 14, item 6: null kept, OpenAPI 3.0 only, cross-field rules documented."""
+    spec = json.loads(write_openapi(tmp_path / "openapi.json").read_text(encoding="utf-8"))
+    assert spec["openapi"].startswith("3.0")
+    nodes = list(_walk(spec))
+    assert not [n for n in nodes if isinstance(n.get("exclusiveMinimum"), (int, float))
+                and not isinstance(n["exclusiveMinimum"], bool)]
+    assert not [n for n in nodes if n.get("type") == "null" or "propertyNames" in n]
+    schemas = spec["components"]["schemas"]
+    answer = schemas["ScoreResponse"]["properties"]
+    assert answer["probability"]["nullable"] and None in answer["fallback_reason"]["enum"]
+    assert {"enum": [None], "nullable": True} in answer["model"]["anyOf"]
+    score = spec["paths"]["/score"]["post"]
+    body = score["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["as_of"]["nullable"] is True  # null means "now", as served
+    assert [rule["required"] for rule in body["anyOf"]] == [["lead_id"], ["lead"]]
+    response = score["responses"]["200"]["content"]["application/json"]["schema"]
+    assert response["properties"]["probability"]["nullable"] is True
+    forecast = spec["paths"]["/forecast"]["post"]["requestBody"]["content"]
+    fx = forecast["application/json"]["schema"]["properties"]["fx"]
+    assert fx["additionalProperties"]["exclusiveMinimum"] is True
 
 
 def test_serve_command_targets_the_service() -> None:

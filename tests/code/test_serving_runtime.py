@@ -104,10 +104,34 @@ def test_events_are_ingested_once(runtime) -> None:
     again = _run(handle_events(runtime, EventsRequest.model_validate(
         {"events": events[1:] + [{**events[0], "event_id": "e9"}, events[1]]})))
     assert first == (200, first[1]) and first[1].model_dump() == {
-        "received": 3, "inserted": 3, "duplicates": 0}
-    assert again[1].model_dump() == {"received": 4, "inserted": 1, "duplicates": 3}
+        "received": 3, "inserted": 3, "duplicates": 0, "conflicts": [], "unknown_leads": ["L1"]}
+    assert again[1].model_dump() == {"received": 4, "inserted": 1, "duplicates": 3,
+                                     "conflicts": [], "unknown_leads": ["L1"]}
     stored = runtime.store.read_table("activities")
     assert sorted(stored["event_id"]) == ["e0", "e1", "e2", "e9"]
+
+
+def test_a_resent_event_id_that_differs_is_a_conflict(runtime) -> None:
+    """Issue 14, item 11: a re-sent id with another type or time was a silent duplicate."""
+    from crm.generate import GeneratorConfig, generate_crm
+
+    tables, _ = generate_crm(GeneratorConfig(n_leads=50, seed=3))
+    runtime.store.write_tables(tables)
+    lead = str(tables["leads"]["lead_id"].iloc[0])
+    event = {"event_id": "c1", "lead_id": lead, "type": "page_view",
+             "occurred_at": "2026-02-01T00:00:00Z"}
+    first = _run(handle_events(runtime, EventsRequest.model_validate({"events": [event]})))
+    assert first[1].unknown_leads == [] and first[1].inserted == 1
+    same = _run(handle_events(runtime, EventsRequest.model_validate({"events": [event]})))
+    assert (same[1].duplicates, same[1].conflicts) == (1, [])
+    changed = [{**event, "type": "demo_request"}, {**event, "event_id": "c2"},
+               {**event, "event_id": "c3", "lead_id": "not-a-lead"}]
+    status, body = _run(handle_events(runtime, EventsRequest.model_validate(
+        {"events": changed})))
+    assert status == 200 and body.conflicts == ["c1"] and body.inserted == 2
+    assert body.unknown_leads == ["not-a-lead"]
+    stored = runtime.store.read_table("activities").set_index("event_id")
+    assert stored.loc["c1", "type"] == "page_view"  # the stored event is kept
 
 
 def test_too_many_events_is_413(runtime) -> None:

@@ -50,7 +50,7 @@ def test_inline_and_id_only_requests_parse() -> None:
          "int_parsing", "valid integer"),
         ('{"lead_id": 17}', ("lead_id",), "string_type", "valid string"),
         ('{"lead_id": "L1", "bant": {"budget": "perhaps"}}', ("bant", "budget"),
-         "bool_parsing", "valid boolean"),
+         "bool_type", "valid boolean"),
         ('{"lead_id": "L1", "as_of": "2026-01-01T00:00:00"}', ("as_of",),
          "timestamp_timezone", "needs a time zone"),
         ('{"lead_id": "L1", "as_of": "1899-12-31T00:00:00Z"}', ("as_of",), "timestamp_range",
@@ -139,3 +139,26 @@ def test_bad_events_name_the_field(event: dict, loc: tuple, kind: str) -> None:
 def test_empty_batches_are_refused() -> None:
     assert _errors(ScoreBatchRequest, '{"leads": []}')[0][:2] == (("leads",), "too_short")
     assert _errors(EventsRequest, '{"events": []}')[0][:2] == (("events",), "too_short")
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, "1"])
+def test_bant_flags_are_strict_booleans(value) -> None:
+    """Issue 14, item 11: ``budget: "yes"`` was read as true."""
+    with pytest.raises(ValidationError) as error:
+        ScoreRequest.model_validate({"lead_id": "L1", "bant": {"budget": value}})
+    assert error.value.errors()[0]["loc"] == ("bant", "budget")
+    assert ScoreRequest.model_validate({"lead_id": "L1", "bant": {"budget": True}}).bant.budget
+
+
+def test_stage_history_after_as_of_is_refused_with_its_index() -> None:
+    """Issue 14, item 11: history after ``as_of`` was accepted silently."""
+    body = {"opportunity": {"created_at": "2026-01-05T00:00:00Z", "stage": "proposal"},
+            "as_of": "2026-03-01T00:00:00Z",
+            "stage_history": [{"stage": "discovery", "entered_at": "2026-01-05T00:00:00Z"},
+                              {"stage": "proposal", "entered_at": "2026-04-01T00:00:00Z"}]}
+    with pytest.raises(ValidationError) as error:
+        WinRequest.model_validate(body)
+    assert error.value.errors()[0]["type"] == "history_after_as_of"
+    assert "stage_history[1].entered_at" in error.value.errors()[0]["msg"]
+    body["stage_history"].pop()
+    assert len(WinRequest.model_validate(body).stage_history) == 1

@@ -35,7 +35,7 @@ from features.config import FeatureConfig
 from features.leads import lead_feature_registry
 from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
-from serving.process import ServerProcess
+from serving.process import ServerProcess, ServiceProcess
 from serving.request_records import score_request_from_tables
 from training.bundle import use_tracking_uri
 from training.model import BoosterParams, InsufficientDataError
@@ -110,19 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 # --- a server process ---------------------------------------------------------------------
 
 
-class Server(ServerProcess):
-    """``bentoml serve`` of the service with only the given LEADSCORE_* settings, plus a client."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
-        bentoml = str(Path(sys.executable).parent / "bentoml")
-        super().__init__([bentoml, "serve", "serving.service:LeadScoring", "--host",
-                          "127.0.0.1", "--port", "{port}"], {**clean, **env}, log_path)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
-
-    def stop(self) -> None:
-        self.client.close()
-        super().stop()
+Server = ServiceProcess
 
 
 def _env(world: World, **extra: str) -> dict[str, str]:
@@ -240,8 +228,10 @@ def test_events_are_ingested_idempotently(server: Server) -> None:
                "occurred_at": f"2026-09-0{i + 1}T00:00:00Z"} for i in range(3)]
     first = server.client.post("/events", json={"events": events}, headers=AUTH)
     again = server.client.post("/events", json={"events": events}, headers=AUTH)
-    assert first.json() == {"received": 3, "inserted": 3, "duplicates": 0}
-    assert again.json() == {"received": 3, "inserted": 0, "duplicates": 3}
+    assert first.json() == {"received": 3, "inserted": 3, "duplicates": 0, "conflicts": [],
+                            "unknown_leads": ["L-new"]}
+    assert again.json() == {"received": 3, "inserted": 0, "duplicates": 3, "conflicts": [],
+                            "unknown_leads": ["L-new"]}
 
 
 def test_forecast_route_names_what_the_stored_pipeline_cannot_support(server: Server) -> None:
