@@ -7,23 +7,30 @@ the fault of issue 14 it guards against.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
+import pandas as pd
+import psutil
 import pytest
 
 from crm.generate import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.process import ServiceProcess
+from serving.request_records import score_request_from_tables
+from serving.soak import run_soak, standard_traffic
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serving_hardening")]
 
 REPO = Path(__file__).resolve().parents[2]
-HEADER_TIMEOUT = 1.0
+HEADER_TIMEOUT = 4.0
 
 
 Server = ServiceProcess
@@ -148,3 +155,68 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(server: Serv
     assert run.returncode == 0, run.stdout[-5000:]
     assert f"Selected: {operations}/{operations}" in run.stdout
     assert f"Tested: {operations}" in run.stdout
+
+
+def _traffic(crm_tables, prefix: str):
+    _, _, tables = crm_tables
+    as_of = pd.Timestamp.now(tz="UTC")
+    leads = tables["leads"][tables["leads"]["created_at"] < as_of]
+    ids = [str(lead) for lead in leads["lead_id"].head(60)]
+    inline = [score_request_from_tables(tables, lead, as_of) for lead in ids[:20]]
+    return ids, standard_traffic(ids, inline, prefix)
+
+
+def test_a_fixed_rate_soak_holds_without_errors_or_memory_growth(server: Server,
+                                                                  crm_tables) -> None:
+    """Issue 14, CI checks: a short fixed-rate soak (the full one: benchmarks/bench_soak.py)."""
+    _, traffic = _traffic(crm_tables, "ci-soak")
+    run_soak(server.url, traffic, rate=20, seconds=5)  # warm-up
+    report = run_soak(server.url, traffic, rate=30, seconds=25, server_pid=server.process.pid)
+    assert report.errors == [], report.errors[:5]
+    assert report.sent >= 700
+    assert report.rss_growth(skip_seconds=3) < 0.05, report.rss
+
+
+def test_sigkill_during_event_ingest_loses_no_acknowledged_event(crm_tables,
+                                                                 tmp_path: Path) -> None:
+    """Issue 14, CI checks: ``kill -9`` of the service while /events is busy."""
+    root, url, _ = crm_tables
+    env = {"LEADSCORE_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'no-registry' / 'mlflow.db'}",
+           "LEADSCORE_DATABASE_URL": url,
+           "LEADSCORE_CONFIG": str(REPO / "no-such-leadscore.yaml")}
+    process = Server(env, tmp_path / "killed.log")
+    ids, _ = _traffic(crm_tables, "unused")
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def ingest() -> None:
+        with httpx.Client(base_url=process.url, timeout=10) as http:
+            for batch in itertools.count():
+                if stop.is_set():
+                    return
+                events = [{"event_id": f"kill-{batch}-{k}", "lead_id": ids[k % len(ids)],
+                           "type": "email_open", "occurred_at": "2026-06-02T00:00:00Z"}
+                          for k in range(50)]
+                try:
+                    answer = http.post("/events", json={"events": events})
+                except httpx.HTTPError:
+                    continue
+                if answer.status_code == 200:
+                    acknowledged.extend(e["event_id"] for e in events)
+
+    try:
+        process.wait_ready()
+        sender = threading.Thread(target=ingest)
+        sender.start()
+        time.sleep(3.0)
+        server_tree = [psutil.Process(process.process.pid),
+                       *psutil.Process(process.process.pid).children(recursive=True)]
+        for member in server_tree:
+            member.kill()  # SIGKILL: no shutdown hook runs
+        stop.set()
+        sender.join(30)
+    finally:
+        process.stop()
+    stored = set(CRMStore(url).read_table("activities")["event_id"])
+    assert len(acknowledged) >= 100
+    assert [event for event in acknowledged if event not in stored] == []
