@@ -20,9 +20,9 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -67,6 +67,16 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Money = Annotated[float, Field(ge=0, le=1e13, allow_inf_nan=False)]
 
 
+def _no_text(value: Any) -> Any:
+    if isinstance(value, str):
+        raise PydanticCustomError("bool_type", "Input should be a valid boolean: true or false, "
+                                  "not text")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_no_text)]  # "yes" is not true; 0/1 and true/false are
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
 
@@ -97,11 +107,11 @@ class BantIn(_Request):
     """BANT as confirmed by sales; a value without its ``*_confirmed_at`` counts as confirmed
     just before ``as_of`` (reported in ``warnings``)."""
 
-    budget: StrictBool | None = None
+    budget: Flag | None = None
     budget_confirmed_at: Timestamp | None = None
-    authority: StrictBool | None = None
+    authority: Flag | None = None
     authority_confirmed_at: Timestamp | None = None
-    need: StrictBool | None = None
+    need: Flag | None = None
     need_confirmed_at: Timestamp | None = None
     timeline_months: float | None = Field(None, ge=0, le=120, allow_inf_nan=False)
     timeline_confirmed_at: Timestamp | None = None
