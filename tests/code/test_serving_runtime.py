@@ -113,7 +113,7 @@ def test_events_are_ingested_once(runtime) -> None:
 
 def test_a_resent_event_id_that_differs_is_a_conflict(runtime) -> None:
     """Issue 14, item 11: a re-sent id with another type or time was a silent duplicate."""
-    from crm.generate import GeneratorConfig, generate_crm
+    from crm.sample import GeneratorConfig, generate_crm
 
     tables, _ = generate_crm(GeneratorConfig(n_leads=50, seed=3))
     runtime.store.write_tables(tables)

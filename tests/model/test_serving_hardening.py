@@ -21,7 +21,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from crm.generate import GeneratorConfig, generate_crm
+from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
 from serving.process import ServiceProcess
 from serving.request_records import score_request_from_tables
