@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         Path("mlruns/artifacts"), description="Where MLflow writes run artifacts."
     )
     api_key: SecretStr | None = Field(None, description="If set, scoring routes require it.")
+    reporting_currency: str = Field(
+        "USD", pattern=r"^[A-Z]{3}$",
+        description="Currency forecasts report in (LEADSCORE_REPORTING_CURRENCY).")
+    fx_rates: dict[str, float] = Field(
+        default_factory=lambda: {"JPY": 1 / 150},
+        description="Value of one unit of each other currency in the reporting currency, as "
+                    "JSON (LEADSCORE_FX_RATES='{\"JPY\": 0.0066667}'); the default suits the "
+                    "sample CRM (USD and JPY at 150 JPY per USD).")
     sql_model_name: str = "leadscore-sql"
     win_model_name: str = "leadscore-win"
     seed: int = 42
@@ -71,6 +79,15 @@ class Settings(BaseSettings):
             text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
             env[f"LEADSCORE_{name.upper()}"] = text
         return env
+
+    @model_validator(mode="after")
+    def _check_fx_rates(self) -> "Settings":
+        bad = {code: rate for code, rate in self.fx_rates.items()
+               if not (len(code) == 3 and code.isupper() and 0 < rate < float("inf"))}
+        if bad:
+            raise ValueError(f"fx_rates must map 3-letter currency codes to positive rates, "
+                             f"got {bad}")
+        return self
 
     @model_validator(mode="after")
     def _default_database_url(self) -> "Settings":

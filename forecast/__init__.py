@@ -9,7 +9,8 @@ pipeline and a naive run-rate. Importing the package has no side effects.
 
 from forecast.backtest import (BacktestConfig, backtest_months, format_summary, log_backtest,
                                run_backtest, summarize_backtest)
-from forecast.baselines import (StageWinRates, fit_stage_win_rates, forecast_naive_run_rate,
+from forecast.baselines import (StageWinRates, fit_stage_win_rates, forecast_in_month_pace,
+                                forecast_naive_run_rate, forecast_same_day_history,
                                 forecast_stage_weighted)
 from forecast.simulate import (FitCache, Forecaster, LandingForecast, fit_forecaster,
                                forecast_landing, simulate_landing)
@@ -20,7 +21,8 @@ from forecast.time_to_close import TimeToCloseModel, TimeToCloseWinProbability
 __all__ = [
     "BacktestConfig", "FitCache", "Forecaster", "LandingForecast", "Period", "StageWinRates",
     "TimeToCloseModel", "TimeToCloseWinProbability", "backtest_months", "convert_currency",
-    "fit_forecaster", "fit_stage_win_rates", "forecast_landing", "forecast_naive_run_rate",
+    "fit_forecaster", "fit_stage_win_rates", "forecast_in_month_pace", "forecast_landing",
+    "forecast_naive_run_rate", "forecast_same_day_history",
     "format_summary",
     "forecast_stage_weighted", "log_backtest", "period_containing", "pipeline_as_of",
     "run_backtest", "simulate_landing", "summarize_backtest", "to_as_of",

@@ -1,13 +1,17 @@
-"""Historical stage win rates, and the two forecasts the model has to beat.
+"""Historical stage win rates, and the simple forecasts the model has to beat.
 
+* ``forecast_in_month_pace``: booked so far x days in the period / days elapsed (undefined on
+  the first day).
+* ``forecast_same_day_history``: booked to date + the mean of what closed after the same day of
+  the last three periods.
 * ``forecast_stage_weighted``: booked to date + sum of open deals' amount x their stage's
   historical win rate, over the deals whose expected close date falls inside the period (the
   usual CRM forecast view); a deal with no expected close date counts wherever it is (Maven CRM
   records none, so there the whole open pipeline is weighted).
-* ``forecast_naive_run_rate``: booked to date + the trailing daily closed-won revenue x the days
-  left in the period.
+* ``forecast_naive_run_rate``: booked to date + the trailing daily closed-won revenue (90 days)
+  x the days left in the period.
 
-Both read only what was known at ``as_of`` (``snapshot.pipeline_as_of``).
+All read only what was known at ``as_of`` (``snapshot.pipeline_as_of``).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.snapshot import (DAY, Period, Tables, booked_to_date, check_tables, closed_before,
-                               fill_missing_amounts, pipeline_as_of, prepare_history, to_as_of,
-                               won_between)
+                               fill_missing_amounts, past_periods, pipeline_as_of,
+                               prepare_history, to_as_of, won_between)
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,62 @@ def forecast_naive_run_rate(tables: Tables, as_of: object, period: Period,
     recent = won_between(tables, as_of - window_days * DAY, as_of)["amount"].sum()
     days_left = max(0.0, (period.end - max(as_of, period.start)) / DAY)
     return booked_to_date(tables, as_of, period) + float(recent) / window_days * days_left
+
+
+def _days_elapsed(as_of: pd.Timestamp, period: Period) -> int:
+    return max(0, period.day_index(max(as_of, period.start)))
+
+
+def forecast_in_month_pace(tables: Tables, as_of: object, period: Period) -> float:
+    """Booked so far x days in the period / days elapsed: the analyst's "on pace for".
+
+    Returns NaN on the period's first day (nothing elapsed: no pace yet).
+    """
+    check_tables(tables, one_currency=True)
+    as_of = to_as_of(as_of)
+    elapsed = _days_elapsed(as_of, period)
+    if elapsed == 0:
+        return float("nan")
+    return booked_to_date(tables, as_of, period) * period.n_days / min(elapsed, period.n_days)
+
+
+def same_day_rest(tables: Tables, as_of: object, period: Period, n_periods: int = 3,
+                  match_quarter_position: bool = False,
+                  data_start: pd.Timestamp | None = None) -> float:
+    """Mean revenue won from the same day to the end of the last ``n_periods`` complete periods.
+
+    Args:
+        tables: canonical tables.
+        as_of: forecast date; its offset into ``period`` is "the same day" of past periods.
+        period: the period forecast.
+        n_periods: how many past periods to average.
+        match_quarter_position: for months, only past months at the same position in their
+            quarter (first, second or third month: quarter-end pushes).
+        data_start: periods starting before it are not used (default: the first close).
+
+    Returns:
+        NaN when no past period qualifies.
+    """
+    as_of = to_as_of(as_of)
+    if n_periods < 1:
+        raise ValueError(f"n_periods must be >= 1, got {n_periods}")
+    if data_start is None:
+        closes = tables["opportunities"]["closed_at"].dropna()
+        data_start = closes.min().normalize() if len(closes) else period.start
+    offset = max(as_of, period.start) - period.start
+    lookback = 3 * n_periods if match_quarter_position and period.freq == "month" else n_periods
+    periods = [p for p in past_periods(as_of, period.freq, lookback) if p.start >= data_start]
+    if match_quarter_position and period.freq == "month":
+        position = (period.start.month - 1) % 3
+        periods = [p for p in periods if (p.start.month - 1) % 3 == position]
+    rests = [won_between(tables, min(p.start + offset, p.end), p.end)["amount"].sum()
+             for p in periods[-n_periods:]]
+    return float(np.mean(rests)) if rests else float("nan")
+
+
+def forecast_same_day_history(tables: Tables, as_of: object, period: Period,
+                              n_periods: int = 3) -> float:
+    """Booked to date + the mean of what closed after the same day in the last periods."""
+    check_tables(tables, one_currency=True)
+    as_of = to_as_of(as_of)
+    return booked_to_date(tables, as_of, period) + same_day_rest(tables, as_of, period, n_periods)

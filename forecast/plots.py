@@ -70,8 +70,14 @@ def _fan_start(fan: pd.DataFrame, future: pd.Series) -> tuple[np.datetime64, flo
     return np.datetime64(eve), 0.0
 
 
+_BASELINE_LINES = (("in_month_pace", "in-period pace", "-."),
+                   ("same_day_history", "same-day history", (0, (5, 1))),
+                   ("naive_run_rate", "trailing run-rate", "--"),
+                   ("stage_weighted", "stage-weighted", ":"))
+
+
 def plot_backtest(rows: pd.DataFrame, path: Path | str) -> Path:
-    """Actual vs forecast per month, one panel per as-of day: P10-P90 band, P50, baselines.
+    """Actual vs forecast per period, one panel per as-of day: P10-P90 band, P50, baselines.
 
     Args:
         rows: ``forecast.backtest.run_backtest`` output.
@@ -86,8 +92,9 @@ def plot_backtest(rows: pd.DataFrame, path: Path | str) -> Path:
         x = np.arange(len(part))
         axes.fill_between(x, part["p10"], part["p90"], alpha=0.25, label="model P10-P90")
         axes.plot(x, part["p50"], marker="o", label="model P50")
-        axes.plot(x, part["stage_weighted"], linestyle=":", label="stage-weighted")
-        axes.plot(x, part["naive_run_rate"], linestyle="--", label="naive run-rate")
+        for column, label, style in _BASELINE_LINES:
+            if column in part.columns and part[column].notna().any():
+                axes.plot(x, part[column], linestyle=style, label=label)
         axes.plot(x, part["actual"], color="black", marker="s", label="actual")
         axes.set_title(f"as of day {day}")
         axes.set_xticks(x, part["month"], rotation=45)

@@ -1,19 +1,22 @@
-"""The landing forecast: booked to date + open pipeline + deals not created yet, by Monte Carlo.
+"""The landing forecast: booked to date + open pipeline + deals not created yet, by Monte Carlo,
+centred and widened by what past periods showed at the same day.
 
 For an as-of date and its month (or quarter):
 
 * **booked**: closed-won revenue of the period before ``as_of`` (known, no uncertainty);
 * **pipeline**: each deal open at ``as_of`` is won inside the period with probability
   ``P(win) x P(closes before the period ends | won)``. ``P(win)`` comes from a pluggable
-  ``win_probability(snapshot) -> array`` (default: historical stage win rates, point in time;
-  ``"time_to_close"`` uses the hazard model's own), the second factor from the time-to-close
-  hazard model (``forecast.time_to_close``);
+  ``win_probability(snapshot) -> array`` (default: the hazard model's own; ``"stage_rates"``:
+  historical stage win rates; ``"lightgbm"``: a LightGBM fitted point in time), the second
+  factor from the time-to-close hazard model (``forecast.time_to_close``), refitted on the first
+  of each month;
 * **new**: deals created from ``as_of`` on and won inside the period (``forecast.arrivals``).
 
-Each simulation draws one shared period factor (a slow month slows every deal; its size is
-estimated from how far the same models missed recent periods, ``estimate_dispersion``), every
-open deal's outcome, the new deals, and for the fan chart the day each win lands. The spread of
-the simulated totals gives P10 / P50 / P90.
+The Monte Carlo draws every open deal's outcome, the new deals and the day each win lands. Its
+expected remaining revenue is then combined with the period's own pace and the same-day history
+of past periods (``forecast.combine``), with weights chosen on past periods at the same day; the
+simulated totals are mapped by rank onto a spread calibrated on those periods' misses. P10 / P50
+/ P90, the fan and P(reaching the target) all come from the calibrated draws.
 """
 
 from __future__ import annotations
@@ -27,21 +30,28 @@ import numpy as np
 import pandas as pd
 
 from forecast.arrivals import ArrivalDraws, ArrivalModel
-from forecast.baselines import fit_stage_win_rates
-from forecast.snapshot import (DAY, Freq, Period, Tables, booked_to_date, check_tables,
-                               fill_missing_amounts, past_periods, period_containing,
-                               pipeline_as_of, prepare_history, to_as_of, won_between)
+from forecast.baselines import fit_stage_win_rates, same_day_rest
+from forecast.combine import (EVIDENCE_COLUMNS, Combination, Spread, calibrate_spread,
+                              combine_rest, fit_combination, out_of_sample_log_ratios)
+from forecast.snapshot import (DAY, Freq, Period, Tables, actual_won_revenue, booked_to_date,
+                               check_tables, fill_missing_amounts, past_periods,
+                               period_containing, pipeline_as_of, prepare_history, to_as_of,
+                               won_between)
 from forecast.time_to_close import CloseIncidence, TimeToCloseModel, TimeToCloseWinProbability
+from forecast.win_model import LightGBMWinProbability
 
 logger = logging.getLogger(__name__)
 
 WinProbability = Callable[[pd.DataFrame], np.ndarray]
-WinSource = WinProbability | Literal["stage_rates", "time_to_close"]
+WinSource = WinProbability | Literal["stage_rates", "time_to_close", "lightgbm"]
 # The hazard model's own P(win): lower MAPE and bias than historical stage rates, and the only
 # source whose P10-P90 covers 75-85% of months on both the generated and the Maven CRM.
 DEFAULT_WIN_SOURCE = "time_to_close"
 QUANTILES = (0.1, 0.5, 0.9)
 MAX_PERIOD_DAYS = 92
+HISTORY_PERIODS = {"month": 12, "quarter": 8}   # past periods that fit and calibrate
+SEASONAL_PERIODS = 3
+RANK_LIMITS = (0.005, 0.995)   # calibrated draws stop at these quantiles (Student-t tails)
 _CHUNK = 500
 
 
@@ -134,7 +144,10 @@ class LandingForecast:
     ``deals`` has one row per open deal: amount, ``p_win``, ``p_close_in_period_if_won``,
     ``expected_value`` (amount x both) and ``expected_slip_value`` (amount x P(win) x P(not in
     the period | won)). ``fan`` has one row per day of the period: ``booked`` before as-of,
-    simulated cumulative ``p10``/``p50``/``p90``/``mean`` from as-of on.
+    simulated cumulative ``p10``/``p50``/``p90``/``mean`` from as-of on. ``expected`` is the
+    combined landing (booked + the pipeline model's remaining updated by what the period has
+    shown); ``breakdown`` sums to it: booked, pipeline, new and ``month_to_date_adjustment``.
+    ``method`` says how the combination and the interval were set (``Calibration.describe``).
     """
 
     as_of: pd.Timestamp
@@ -150,6 +163,7 @@ class LandingForecast:
     n_simulations: int = 0
     seed: int = 0
     notes: list[str] = field(default_factory=list)
+    method: dict[str, Any] = field(default_factory=dict)
 
     @property
     def p10(self) -> float:
@@ -202,7 +216,8 @@ class LandingForecast:
             "top_deals": _deal_records(self.top_deals(n_deals)),
             "slip_risks": _deal_records(self.slip_risks(n_deals)),
             "n_open_deals": len(self.deals), "n_simulations": self.n_simulations,
-            "seed": self.seed, "notes": list(self.notes), "fan": _fan_records(self.fan),
+            "seed": self.seed, "notes": list(self.notes), "method": dict(self.method),
+            "fan": _fan_records(self.fan),
         }
 
 
@@ -227,9 +242,11 @@ def _deal_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------
 
 class FitCache:
-    """Prepared history and time-to-close models fitted per as-of date, for one dataset.
+    """Prepared history, models and evidence rows for one dataset, computed once.
 
-    Forecasts at many dates (a backtest, the dispersion estimate) fit each date's model once.
+    The time-to-close model behind a forecast at any moment is the one fitted at 00:00 on the
+    first day of that moment's month, on what was known then: every as-of day of a month, and
+    the same day of every past month that calibrates it, share one fit per month.
 
     Args:
         tables: canonical tables (one currency).
@@ -242,28 +259,122 @@ class FitCache:
         self.history = prepare_history(tables["opportunity_stage_history"])
         self.template = template or TimeToCloseModel()
         self._models: dict[pd.Timestamp, TimeToCloseModel | ValueError] = {}
+        self._snapshots: dict[pd.Timestamp, pd.DataFrame] = {}
+        self._incidences: dict[pd.Timestamp, CloseIncidence] = {}
+        self._win_models: dict[pd.Timestamp, LightGBMWinProbability | ValueError] = {}
+        self._evidence: dict[tuple, dict[str, Any] | None] = {}
+        closes = tables["opportunities"]["closed_at"].dropna()
+        self.data_start = closes.min().normalize() if len(closes) else None
 
     def time_to_close(self, as_of: pd.Timestamp) -> TimeToCloseModel:
-        """The model fitted on what was known at ``as_of`` (fitted on first request).
+        """The model fitted at the start of ``as_of``'s month (fitted on first request).
 
         Raises:
-            ValueError: if too little was known at ``as_of`` to fit it (remembered too).
+            ValueError: if too little was known then to fit it (remembered too).
         """
-        if as_of not in self._models:
+        moment = period_containing(as_of, "month").start
+        if moment not in self._models:
             try:
-                model = copy.copy(self.template).fit(self.tables, as_of, self.history)
+                model = copy.copy(self.template).fit(self.tables, moment, self.history)
             except ValueError as err:
                 model = err
-            self._models[as_of] = model
-        found = self._models[as_of]
+            self._models[moment] = model
+        found = self._models[moment]
+        if isinstance(found, ValueError):
+            raise found
+        return found
+
+    def win_model(self, as_of: pd.Timestamp) -> LightGBMWinProbability:
+        """The LightGBM P(win) fitted at the start of ``as_of``'s month (fitted on first use).
+
+        Raises:
+            ValueError: if too few deals had closed then.
+        """
+        moment = period_containing(as_of, "month").start
+        if moment not in self._win_models:
+            try:
+                self._win_models[moment] = LightGBMWinProbability().fit(self.tables, moment,
+                                                                        self.history)
+            except ValueError as err:
+                self._win_models[moment] = err
+        found = self._win_models[moment]
         if isinstance(found, ValueError):
             raise found
         return found
 
     def snapshot(self, as_of: pd.Timestamp) -> pd.DataFrame:
         """The open pipeline at ``as_of`` with missing amounts filled point in time."""
-        return fill_missing_amounts(pipeline_as_of(self.tables, as_of, self.history),
-                                    self.tables, as_of)
+        if as_of not in self._snapshots:
+            self._snapshots[as_of] = fill_missing_amounts(
+                pipeline_as_of(self.tables, as_of, self.history), self.tables, as_of)
+        return self._snapshots[as_of]
+
+    def incidence(self, as_of: pd.Timestamp) -> CloseIncidence:
+        """Close incidence of the pipeline at ``as_of`` over ``MAX_PERIOD_DAYS`` days.
+
+        Raises:
+            ValueError: if no time-to-close model could be fitted for ``as_of``.
+        """
+        if as_of not in self._incidences:
+            self._incidences[as_of] = self.time_to_close(as_of).predict_incidence(
+                self.snapshot(as_of), MAX_PERIOD_DAYS)
+        return self._incidences[as_of]
+
+    def evidence(self, moment: pd.Timestamp, period: Period,
+                 win_source: WinSource) -> dict[str, Any] | None:
+        """One evidence row (``combine.EVIDENCE_COLUMNS``) for ``period`` seen at ``moment``.
+
+        Without ``actual`` (``past_evidence`` adds it for periods that ended before the forecast
+        that uses them). None when no model could be fitted then.
+        """
+        name = win_source if isinstance(win_source, str) else DEFAULT_WIN_SOURCE
+        key = (moment, period.start, period.freq, name)
+        if key not in self._evidence:
+            try:
+                self._evidence[key] = _evidence_row(self, moment, period, name)
+            except ValueError as err:
+                logger.debug("no evidence at %s: %s", moment.date(), err)
+                self._evidence[key] = None
+        return self._evidence[key]
+
+    def past_evidence(self, as_of: pd.Timestamp, freq: Freq, win_source: WinSource,
+                      n_periods: int) -> pd.DataFrame:
+        """Evidence rows of the complete past periods, each seen at the same day as ``as_of``.
+
+        Only periods that start on or after the first recorded close count.
+        """
+        offset = as_of - period_containing(as_of, freq).start
+        rows = []
+        for period in past_periods(as_of, freq, n_periods):
+            if self.data_start is None or period.start < self.data_start:
+                continue
+            moment = min(period.start + offset, period.end - DAY)
+            row = self.evidence(moment, period, win_source)
+            if row is not None:
+                rows.append({**row, "actual": actual_won_revenue(self.tables, period)})
+        return pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
+
+
+def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
+                  win_source: str) -> dict[str, Any]:
+    tables = cache.tables
+    model = cache.time_to_close(moment)
+    snapshot = cache.snapshot(moment)
+    elapsed = period.day_index(moment)
+    left = period.n_days - elapsed
+    incidence = cache.incidence(moment)
+    win = resolve_win_probability(win_source, cache, moment)
+    p = _win_probabilities(win, snapshot, incidence, model)
+    pipeline = float((snapshot["amount"].to_numpy(dtype="float64") * p
+                      * incidence.close_probability_given_won(left)).sum())
+    new = ArrivalModel().fit(tables, moment, period.freq).expected_revenue(period, moment)
+    return {"period_start": period.start, "period_end": period.end, "as_of": moment,
+            "booked": booked_to_date(tables, moment, period), "elapsed_days": elapsed,
+            "days_left": left, "model_rest": pipeline + new,
+            "seasonal_rest": same_day_rest(tables, moment, period, SEASONAL_PERIODS,
+                                           match_quarter_position=True,
+                                           data_start=cache.data_start),
+            "actual": np.nan}
 
 
 def resolve_win_probability(source: WinSource, cache: FitCache,
@@ -271,7 +382,9 @@ def resolve_win_probability(source: WinSource, cache: FitCache,
     """The win-probability callable for ``as_of``.
 
     ``"stage_rates"``: historical stage win rates of deals closed before ``as_of``;
-    ``"time_to_close"``: the hazard model's own ``P(win)``; a callable is returned as it is.
+    ``"time_to_close"``: the hazard model's own ``P(win)``; ``"lightgbm"``: a LightGBM fitted
+    on deals closed before the start of ``as_of``'s month (``forecast.win_model``); a callable
+    is returned as it is.
 
     Raises:
         ValueError: for an unknown name or a non-callable.
@@ -281,8 +394,10 @@ def resolve_win_probability(source: WinSource, cache: FitCache,
             return fit_stage_win_rates(cache.tables, as_of, cache.history)
         if source == "time_to_close":
             return TimeToCloseWinProbability(cache.time_to_close(as_of))
-        raise ValueError(f"win_probability must be 'stage_rates', 'time_to_close' or a "
-                         f"callable, got {source!r}")
+        if source == "lightgbm":
+            return cache.win_model(as_of)
+        raise ValueError(f"win_probability must be 'stage_rates', 'time_to_close', 'lightgbm' "
+                         f"or a callable, got {source!r}")
     if not callable(source):
         raise ValueError(f"win_probability must be callable, got {type(source).__name__}")
     return source
@@ -306,6 +421,7 @@ class Forecaster:
     """Everything fitted at one as-of date; forecasts the month or quarter containing it.
 
     Build with ``fit_forecaster``. ``incidence`` covers the next ``MAX_PERIOD_DAYS`` days.
+    ``calibrations`` holds, per period kind, the combination and spread fitted on past periods.
     """
 
     cache: FitCache
@@ -315,7 +431,7 @@ class Forecaster:
     incidence: CloseIncidence
     win_source: WinSource
     arrivals: dict[str, ArrivalModel] = field(default_factory=dict)
-    dispersions: dict[str, float] = field(default_factory=dict)
+    calibrations: dict[str, "Calibration"] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -326,6 +442,10 @@ class Forecaster:
                  n_simulations: int = 4000, seed: int = 0,
                  with_fan: bool = True) -> LandingForecast:
         """The landing distribution of the month or quarter containing ``as_of``.
+
+        The pipeline Monte Carlo gives the shape (which deals, which days); its centre and
+        width are set by the combination with month-to-date pace and same-day history and by
+        the spread of past periods' misses at the same day (``calibration``).
 
         Args:
             freq: ``month`` or ``quarter``.
@@ -341,13 +461,17 @@ class Forecaster:
         q = self.incidence.close_probability_given_won(n_left)
         share = self.incidence.daily_won_share(n_left) if with_fan else None
         deals = PipelineDeals(self.snapshot["amount"].to_numpy(dtype="float64"),
-                              self.p_win * q, share, self.dispersion(freq))
+                              self.p_win * q, share)
         rng = np.random.default_rng(seed)
         arrivals = self.arrival_model(freq).sample(period, self.as_of, n_simulations, rng)
         booked = booked_to_date(self.tables, self.as_of, period)
         result = simulate_landing(booked, deals, arrivals, n_simulations, rng,
                                   period.n_days if with_fan else None, first_day)
-        return self._summarize(period, booked, q, result, target, n_simulations, seed)
+        calibration = self.calibration(freq, _log_sd(result.totals))
+        if calibration.spread is not None:
+            result = calibrate_simulation(result, booked, calibration.point, calibration.spread)
+        return self._summarize(period, booked, q, result, calibration, target, n_simulations,
+                               seed)
 
     def arrival_model(self, freq: Freq) -> ArrivalModel:
         """The new-deal run-rate for ``freq`` periods, fitted on first use."""
@@ -355,16 +479,45 @@ class Forecaster:
             self.arrivals[freq] = ArrivalModel().fit(self.tables, self.as_of, freq)
         return self.arrivals[freq]
 
-    def dispersion(self, freq: Freq) -> float:
-        """The shared period factor's log-sd for ``freq`` periods (``estimate_dispersion``)."""
-        if freq not in self.dispersions:
-            self.dispersions[freq] = estimate_dispersion(self.cache, self.as_of, freq,
-                                                         self.win_source)
-        return self.dispersions[freq]
+    def evidence(self, freq: Freq) -> dict[str, Any]:
+        """This forecast's evidence row: booked, days, the model's and history's remaining."""
+        period = period_containing(self.as_of, freq)
+        n_left = period.n_days - period.day_index(self.as_of)
+        pipeline = float((self.snapshot["amount"].to_numpy(dtype="float64") * self.p_win
+                          * self.incidence.close_probability_given_won(n_left)).sum())
+        new = self.arrival_model(freq).expected_revenue(period, self.as_of)
+        return {"period_start": period.start, "period_end": period.end, "as_of": self.as_of,
+                "booked": booked_to_date(self.tables, self.as_of, period),
+                "elapsed_days": period.day_index(self.as_of), "days_left": n_left,
+                "model_rest": pipeline + new,
+                "seasonal_rest": same_day_rest(self.tables, self.as_of, period, SEASONAL_PERIODS,
+                                               match_quarter_position=True,
+                                               data_start=self.cache.data_start),
+                "actual": np.nan}
+
+    def calibration(self, freq: Freq, prior_scale: float) -> "Calibration":
+        """Combination and spread for ``freq``, fitted on past periods at the same day.
+
+        Args:
+            freq: ``month`` or ``quarter``.
+            prior_scale: the Monte Carlo's log-sd of the landing, the spread's weak prior
+                (used on the first call for ``freq``).
+        """
+        if freq not in self.calibrations:
+            past = self.cache.past_evidence(self.as_of, freq, self.win_source,
+                                            HISTORY_PERIODS[freq])
+            current = pd.DataFrame([self.evidence(freq)], columns=list(EVIDENCE_COLUMNS))
+            combination = fit_combination(past)
+            point = float(current["booked"].iloc[0] + combine_rest(current, combination)[0])
+            ratios = out_of_sample_log_ratios(past)
+            spread = calibrate_spread(ratios, prior_scale) if len(past) else None
+            self.calibrations[freq] = Calibration(current.iloc[0].to_dict(), combination,
+                                                  spread, point, len(past), tuple(ratios))
+        return self.calibrations[freq]
 
     def _summarize(self, period: Period, booked: float, q: np.ndarray,
-                   result: SimulationResult, target: float | None, n_simulations: int,
-                   seed: int) -> LandingForecast:
+                   result: SimulationResult, calibration: "Calibration", target: float | None,
+                   n_simulations: int, seed: int) -> LandingForecast:
         deals = _deal_table(self.snapshot, self.p_win, q)
         pipeline = float(deals["expected_value"].sum())
         new = self.arrival_model(period.freq).expected_revenue(period, self.as_of)
@@ -372,12 +525,97 @@ class Forecaster:
         fan = None if result.cumulative_by_day is None else _fan_frame(
             self.tables, period, self.as_of, result.cumulative_by_day)
         return LandingForecast(
-            as_of=self.as_of, period=period, booked=booked, expected=booked + pipeline + new,
+            as_of=self.as_of, period=period, booked=booked,
+            expected=calibration.point,
             quantiles={f"p{round(level * 100)}": float(v) for level, v in zip(QUANTILES, values)},
-            breakdown={"booked": booked, "pipeline": pipeline, "new": new}, deals=deals,
+            breakdown={"booked": booked, "pipeline": pipeline, "new": new,
+                       "month_to_date_adjustment": calibration.point - booked - pipeline - new},
+            deals=deals,
             target=target, probability_of_target=None if target is None else float(
                 (result.totals >= target).mean()),
-            fan=fan, n_simulations=n_simulations, seed=seed, notes=list(self.notes))
+            fan=fan, n_simulations=n_simulations, seed=seed, notes=list(self.notes),
+            method=calibration.describe())
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a forecast's centre and width were set from past periods at the same day.
+
+    Attributes:
+        evidence: this forecast's evidence row (``combine.EVIDENCE_COLUMNS``).
+        combination: prior weight and model share chosen on past periods.
+        spread: Student-t of log(actual / forecast) from past periods' out-of-sample misses
+            and the Monte Carlo's own spread; None without any past period (the Monte Carlo is
+            then left as it is).
+        point: the combined landing (P50 when calibrated).
+        n_past_periods: past periods with evidence at the same day.
+        past_log_ratios: their out-of-sample log(actual / forecast), oldest first.
+    """
+
+    evidence: dict[str, Any]
+    combination: Combination
+    spread: Spread | None
+    point: float
+    n_past_periods: int
+    past_log_ratios: tuple[float, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: the parts of the point forecast and where its weights came from."""
+        row, combination = self.evidence, self.combination
+        elapsed, left = row["elapsed_days"], row["days_left"]
+        pace = np.nan if elapsed == 0 else row["booked"] / elapsed * left
+        pace_share = (0.0 if np.isinf(combination.alpha) or elapsed == 0
+                      else elapsed / (combination.alpha + elapsed))
+        return {"model_rest": _number(row["model_rest"]),
+                "same_day_history_rest": _number(row["seasonal_rest"]),
+                "pace_rest": _number(pace), "combined_rest": self.point - row["booked"],
+                "prior_weight_days": _number(combination.alpha),
+                "model_share_of_prior": combination.beta, "pace_share": pace_share,
+                "spread_log_sd": None if self.spread is None else self.spread.scale,
+                "n_past_periods": self.n_past_periods}
+
+
+def _log_sd(totals: np.ndarray) -> float:
+    positive = totals[totals > 0]
+    return float(np.std(np.log(positive))) if len(positive) > 1 else 0.0
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def calibrate_simulation(result: SimulationResult, booked: float, point: float,
+                         spread: Spread) -> SimulationResult:
+    """Map each simulated total, by its rank, onto the calibrated landing distribution.
+
+    The calibrated total at rank ``u`` (clipped to ``RANK_LIMITS``) is
+    ``max(booked, point * exp(t_u))`` with ``t_u`` the spread's quantile; each simulated path through the period is scaled with its total, so the
+    fan, P10-P90 and P(target) all follow the calibrated distribution.
+    """
+    n = len(result.totals)
+    ranks = np.empty(n)
+    ranks[np.argsort(result.totals, kind="stable")] = (np.arange(n) + 0.5) / n
+    ranks = ranks.clip(RANK_LIMITS[0], RANK_LIMITS[1])
+    totals = np.maximum(booked, point * np.exp(spread.quantile(ranks))) if point > 0 \
+        else np.full(n, booked)
+    by_day = result.cumulative_by_day
+    if by_day is not None:
+        by_day = _scale_paths(by_day, booked, result.totals - booked, totals - booked)
+    scale = np.divide(totals - booked, result.totals - booked,
+                      out=np.ones(n), where=result.totals > booked)
+    return SimulationResult(totals, result.pipeline * scale, result.new * scale, by_day)
+
+
+def _scale_paths(by_day: np.ndarray, booked: float, old_rest: np.ndarray,
+                 new_rest: np.ndarray) -> np.ndarray:
+    rest = by_day - booked
+    mean_rest = rest.mean(axis=0)
+    mean_shape = mean_rest / mean_rest[-1] if mean_rest[-1] > 0 else \
+        np.linspace(1.0 / rest.shape[1], 1.0, rest.shape[1])
+    positive = old_rest > 0
+    shape = np.where(positive[:, None], rest / np.where(positive, old_rest, 1.0)[:, None],
+                     mean_shape[None, :])
+    return booked + shape * new_rest[:, None]
 
 
 def fit_forecaster(tables: Tables, as_of: object, win_probability: WinSource = DEFAULT_WIN_SOURCE,
@@ -391,7 +629,9 @@ def fit_forecaster(tables: Tables, as_of: object, win_probability: WinSource = D
         win_probability: ``f(snapshot) -> P(win)`` per row, fitted on data before ``as_of``
             (the snapshot has ``SNAPSHOT_COLUMNS`` plus ``product``/``owner``/``account_id``
             when the opportunities table has them), or ``"stage_rates"`` (historical stage
-            win rates, point in time) or ``"time_to_close"`` (the hazard model's own).
+            win rates, point in time), ``"time_to_close"`` (the hazard model's own) or
+            ``"lightgbm"`` (a LightGBM on deals closed before the month began). Past periods
+            that calibrate a callable's forecast use the hazard model's own P(win).
         cache: a ``FitCache`` of the same tables, to share fits across as-of dates.
 
     Raises:
@@ -405,7 +645,7 @@ def fit_forecaster(tables: Tables, as_of: object, win_probability: WinSource = D
     snapshot = cache.snapshot(as_of)
     win = resolve_win_probability(win_probability, cache, as_of)
     model = cache.time_to_close(as_of)
-    incidence = model.predict_incidence(snapshot, MAX_PERIOD_DAYS)
+    incidence = cache.incidence(as_of)
     p_win = _win_probabilities(win, snapshot, incidence, model)
     return Forecaster(cache, as_of, snapshot, p_win, incidence, win_probability,
                       notes=_data_notes(snapshot))
@@ -421,65 +661,6 @@ def forecast_landing(tables: Tables, as_of: object, freq: Freq = "month",
     """
     forecaster = fit_forecaster(tables, as_of, win_probability)
     return forecaster.forecast(freq, target, n_simulations, seed, with_fan)
-
-
-# ------------------------------------------------------------------------------------------
-# How wide: the shared period factor, from the models' own recent misses
-# ------------------------------------------------------------------------------------------
-
-def estimate_dispersion(cache: FitCache, as_of: pd.Timestamp, freq: Freq,
-                        win_source: WinSource = DEFAULT_WIN_SOURCE, n_periods: int = 6,
-                        prior_sd: float = 0.2, prior_weight: float = 2.0) -> float:
-    """Log-sd of the period-level factor on open deals' win probabilities.
-
-    Each of the last ``n_periods`` complete periods is forecast (pipeline part only) from the
-    same position in the period as ``as_of``, with models fitted on what was known then (a
-    named ``win_source`` is rebuilt at that moment; a callable is used as it is). With ``E``
-    the expected and ``A`` the actual pipeline revenue and ``V`` the variance that independent
-    deal outcomes explain, the factor's variance is
-    ``(sum((A - E)^2 - V) + w * sd0^2 * mean(E^2)) / (sum(E^2) + w * mean(E^2))``: periods
-    count by their size, and ``w = prior_weight`` periods at ``sd0 = prior_sd`` keep the
-    estimate sane when few periods exist. Everything used ended before ``as_of``.
-    """
-    offset = as_of - period_containing(as_of, freq).start
-    misses = []
-    for period in past_periods(as_of, freq, n_periods):
-        moment = min(period.start + offset, period.end - DAY)
-        try:
-            misses.append(_pipeline_miss(cache, moment, period, win_source))
-        except ValueError as err:
-            logger.debug("no dispersion sample at %s: %s", moment.date(), err)
-    misses = [m for m in misses if m is not None]
-    if not misses:
-        return prior_sd
-    squared_miss, binomial, expected_sq = np.array(misses).sum(axis=0)
-    prior = prior_weight * expected_sq / len(misses)
-    variance = (squared_miss - binomial + prior * prior_sd ** 2) / (expected_sq + prior)
-    return float(np.sqrt(max(variance, 0.0)))
-
-
-def _pipeline_miss(cache: FitCache, moment: pd.Timestamp, period: Period,
-                   win_source: WinSource) -> tuple[float, float, float] | None:
-    """(squared miss, binomial variance, squared expectation) of one past period's pipeline."""
-    snapshot = cache.snapshot(moment)
-    if snapshot.empty:
-        return None
-    n_left = int((period.end - moment) / DAY)
-    model = cache.time_to_close(moment)
-    incidence = model.predict_incidence(snapshot, n_left)
-    win = resolve_win_probability(win_source, cache, moment)
-    p = _win_probabilities(win, snapshot, incidence, model) * \
-        incidence.close_probability_given_won(n_left)
-    amount = snapshot["amount"].to_numpy(dtype="float64")
-    expected = float((amount * p).sum())
-    if expected <= 0:
-        return None
-    final = cache.tables["opportunities"].set_index("opportunity_id").loc[
-        snapshot["opportunity_id"]]
-    won = (final["outcome"] == "won") & (final["closed_at"] < period.end)
-    actual = float(final["amount"].where(won, 0.0).fillna(0.0).sum())
-    binomial = float((amount ** 2 * p * (1 - p)).sum())
-    return (actual - expected) ** 2, binomial, expected ** 2
 
 
 # ------------------------------------------------------------------------------------------

@@ -92,8 +92,8 @@ class TimeToCloseModel:
         random_state: seed for the subsampling.
     """
 
-    def __init__(self, lookback_days: int = 365, landmark_every_days: int = 7,
-                 horizon_days: int = 180, max_rows: int = 50_000, min_closes: int = 20,
+    def __init__(self, lookback_days: int = 365, landmark_every_days: int = 14,
+                 horizon_days: int = 180, max_rows: int = 20_000, min_closes: int = 20,
                  regularization: float = 1.0, random_state: int = 0):
         self.lookback_days = lookback_days
         self.landmark_every_days = landmark_every_days
@@ -199,6 +199,11 @@ class TimeToCloseModel:
 
     def _design(self, state: dict[str, np.ndarray], k: np.ndarray,
                 landmark: np.ndarray) -> sp.csr_matrix:
+        return _sparse_design(*self._design_parts(state, k, landmark))
+
+    def _design_parts(self, state: dict[str, np.ndarray], k: np.ndarray, landmark: np.ndarray
+                      ) -> tuple[list[tuple[np.ndarray, int]], list[np.ndarray]]:
+        """One-hot groups (codes, size) and numeric columns of the design, in column order."""
         n_stages = len(self.stages_) + 1
         stage = (state["stage"], n_stages)
         ecd_gap = state["days_to_expected_close"] - k
@@ -225,7 +230,7 @@ class TimeToCloseModel:
         ]
         numeric = [np.nan_to_num(log_amount - self.amount_center_),
                    np.isnan(log_amount).astype("float64")]
-        return _sparse_design(groups, numeric)
+        return groups, numeric
 
     def predict_incidence(self, snapshot: pd.DataFrame, n_days: int) -> CloseIncidence:
         """Cumulative incidence of won and lost closes over the ``n_days`` days from ``as_of``.
@@ -242,10 +247,10 @@ class TimeToCloseModel:
             return CloseIncidence(empty, empty.copy(), np.zeros(0))
         owner = np.repeat(np.arange(n), horizon)
         k = np.tile(np.arange(horizon), n)
-        design = self._design(self._state_arrays(snapshot, owner), k,
-                              _utc_days(snapshot["as_of"])[owner])
+        groups, numeric = self._design_parts(self._state_arrays(snapshot, owner), k,
+                                             _utc_days(snapshot["as_of"])[owner])
         hazard = {cause: np.zeros((n, horizon)) if model is None else
-                  model.predict_proba(design)[:, 1].reshape(n, horizon)
+                  _predict_logistic(model, groups, numeric).reshape(n, horizon)
                   for cause, model in self.models_.items()}
         return _incidence(hazard[WON], hazard[LOST], n_days)
 
@@ -315,13 +320,34 @@ def _crossed(a: tuple[np.ndarray, int], b: tuple[np.ndarray, int]) -> tuple[np.n
 
 
 def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Days to month end, month within the quarter (0-2) and weekend flag of each day."""
-    unique, inverse = np.unique(days, return_inverse=True)
-    index = pd.DatetimeIndex(unique)
+    """Days to month end, month within the quarter (0-2) and weekend flag of each day.
+
+    Computed once per calendar day of the covered range and looked up (no sort of ``days``).
+    """
+    ordinal = days.astype("datetime64[D]").astype("int64")
+    first = int(ordinal.min()) if len(ordinal) else 0
+    span = int(ordinal.max()) - first + 1 if len(ordinal) else 0
+    index = pd.DatetimeIndex(np.arange(first, first + span).astype("datetime64[D]"))
+    position = ordinal - first
     to_month_end = (index.days_in_month - index.day).to_numpy()
     quarter_month = (index.month.to_numpy() - 1) % 3
     weekend = (index.day_of_week.to_numpy() >= 5).astype("int64")
-    return to_month_end[inverse], quarter_month[inverse], weekend[inverse]
+    return to_month_end[position], quarter_month[position], weekend[position]
+
+
+def _predict_logistic(model: LogisticRegression, groups: list[tuple[np.ndarray, int]],
+                      numeric: list[np.ndarray]) -> np.ndarray:
+    """``model.predict_proba(_sparse_design(groups, numeric))[:, 1]`` without building the
+    matrix: each one-hot group adds one coefficient per row (a gather)."""
+    coef = model.coef_[0]
+    logit = np.full(len(groups[0][0]), float(model.intercept_[0]))
+    offset = 0
+    for codes, size in groups:
+        logit += coef[offset + codes]
+        offset += size
+    for j, values in enumerate(numeric):
+        logit += coef[offset + j] * values
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def _sparse_design(groups: list[tuple[np.ndarray, int]],

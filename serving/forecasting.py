@@ -1,8 +1,12 @@
 """``POST /forecast``: the month- or quarter-end landing forecast of ``forecast/``, served.
 
-Fitting a forecaster takes seconds (the time-to-close model and the interval width are fitted
-on what was known at ``as_of``), so fitted forecasters are kept per (as_of, P(win) source,
-currency) in a small cache; the pipeline tables are read from the store on a cache miss.
+Fitting a forecaster takes seconds (the monthly time-to-close models and the past periods that
+calibrate the combination), so fitted forecasters are kept per (as_of, P(win) source, currency,
+rates) in a small cache; the pipeline tables are read from the store on a cache miss. Forecasts
+run on one dedicated thread, never on the scoring thread or the event loop, and at most
+``max_pending`` wait for it: more are answered 503 at once instead of queueing behind a slow
+fit. Amounts are converted to the reporting currency with the rates from settings
+(``LEADSCORE_REPORTING_CURRENCY``, ``LEADSCORE_FX_RATES``) unless the request brings its own.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 
-from forecast import convert_currency, fit_forecaster
+from crm.settings import Settings
 from crm.store import CRMStore
+from forecast import Forecaster, convert_currency, fit_forecaster
 from serving.schemas import ErrorResponse, FieldError, ForecastRequest
 
 logger = logging.getLogger(__name__)
@@ -21,32 +27,76 @@ logger = logging.getLogger(__name__)
 _CACHE_SIZE = 8
 
 
-class ForecastService:
-    """Fits and caches forecasters over the stored pipeline."""
+class ForecastBusy(RuntimeError):
+    """More forecasts are waiting than the service allows."""
 
-    def __init__(self, store: CRMStore | None):
+
+class ForecastService:
+    """Fits, caches and runs forecasters over the stored pipeline on one worker thread.
+
+    Args:
+        store: the CRM store (None: every forecast answers 503).
+        settings: reporting currency and FX rates (default: their defaults, USD and the sample
+            CRM's JPY rate).
+        max_pending: forecasts allowed to wait for or run on the worker at once.
+    """
+
+    def __init__(self, store: CRMStore | None, settings: Settings | None = None,
+                 max_pending: int = 2):
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.store = store
-        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        settings = settings or Settings()
+        self.currency = settings.reporting_currency
+        self.fx_rates = dict(settings.fx_rates)
+        self.max_pending = max_pending
+        self._cache: OrderedDict[tuple, Forecaster] = OrderedDict()
         self._lock = Lock()
+        self._pending = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast")
+
+    def rates_for(self, request: ForecastRequest) -> tuple[str, dict[str, float]]:
+        """The reporting currency and rates of ``request`` (the service's when it names none)."""
+        currency = request.currency or self.currency
+        if request.fx:
+            return currency, dict(request.fx)
+        return currency, dict(self.fx_rates) if currency == self.currency else {}
 
     def forecast(self, request: ForecastRequest) -> dict:
         """The landing forecast as a JSON-ready dict (see ``LandingForecast.to_dict``)."""
+        currency, _ = self.rates_for(request)
         forecaster = self._forecaster(request)
         result = forecaster.forecast(request.freq, request.target, request.n_simulations,
                                      request.seed)
-        return {"currency": request.currency, **result.to_dict()}
+        return {"currency": currency, **result.to_dict()}
 
-    def _forecaster(self, request: ForecastRequest):
-        key = (request.as_of.date(), request.win_probability, request.currency,
-               tuple(sorted(request.fx.items())))
+    async def run(self, request: ForecastRequest) -> dict:
+        """``forecast`` on the forecast thread.
+
+        Raises:
+            ForecastBusy: when ``max_pending`` forecasts are already waiting or running.
+        """
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise ForecastBusy(f"{self._pending} forecasts are already running or queued")
+            self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self.forecast, request)
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def _forecaster(self, request: ForecastRequest) -> Forecaster:
+        currency, rates = self.rates_for(request)
+        key = (request.as_of.date(), request.win_probability, currency,
+               tuple(sorted(rates.items())))
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         tables = self.store.read_tables(["opportunities", "opportunity_stage_history"])
-        if request.fx:
-            tables = convert_currency(tables, {request.currency: 1.0, **request.fx},
-                                      request.currency)
+        tables = convert_currency(tables, {**rates, currency: 1.0}, currency)
         forecaster = fit_forecaster(tables, request.as_of.date().isoformat(),
                                     request.win_probability)
         with self._lock:
@@ -62,7 +112,9 @@ async def handle_forecast(service: ForecastService, request: ForecastRequest
     if service.store is None:
         return 503, ErrorResponse(error="no CRM store is configured (LEADSCORE_DATABASE_URL)")
     try:
-        return 200, await asyncio.to_thread(service.forecast, request)
+        return 200, await service.run(request)
+    except ForecastBusy as error:
+        return 503, ErrorResponse(error=f"forecast service busy: {error}; retry shortly")
     except ValueError as error:
         return 422, ErrorResponse(error="cannot forecast from the stored pipeline", fields=[
             FieldError(field="as_of", message=str(error), type="forecast")])

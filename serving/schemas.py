@@ -395,11 +395,14 @@ class ForecastRequest(_Request):
     as_of: Timestamp = Field(description="Forecast date (its 00:00 UTC is used).")
     freq: Literal["month", "quarter"] = "month"
     target: Money | None = Field(None, description="Alert when P50 falls below this target.")
-    win_probability: Literal["time_to_close", "stage_rates"] = "time_to_close"
+    win_probability: Literal["time_to_close", "stage_rates", "lightgbm"] = "time_to_close"
     n_simulations: int = Field(4000, ge=100, le=20_000)
     seed: int = Field(0, ge=0)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+        None, description="Reporting currency; default: the service's "
+                          "(LEADSCORE_REPORTING_CURRENCY, USD).")
     fx: dict[Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")],
              Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
         default_factory=dict,
-        description="Rates into `currency`, e.g. {\"JPY\": 0.0066667} (one JPY in USD).")
+        description="Rates into `currency`, e.g. {\"JPY\": 0.0066667} (one JPY in USD); "
+                    "default: the service's (LEADSCORE_FX_RATES) when `currency` is its own.")

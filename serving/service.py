@@ -146,7 +146,7 @@ class LeadScoring:
         self.runtime: ServingRuntime = build_runtime(
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
             on_batch=_observe_batch).start()
-        self.forecasts = ForecastService(self.runtime.store)
+        self.forecasts = ForecastService(self.runtime.store, self.runtime.settings)
 
     def __is_ready__(self) -> bool:
         return self.runtime.scorer.is_ready

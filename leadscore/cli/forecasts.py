@@ -26,16 +26,23 @@ commands = typer.Typer()
 
 FxOption = Annotated[Optional[list[str]], typer.Option(
     "--fx", help="CODE=RATE: one CODE in the reporting currency (repeat), e.g. JPY=0.0066667.")]
-WinOption = Annotated[str, typer.Option(help="P(win) source: time_to_close | stage_rates.")]
+WinOption = Annotated[str, typer.Option(
+    help="P(win) source: time_to_close | stage_rates | lightgbm.")]
+CurrencyOption = Annotated[Optional[str], typer.Option(
+    help="Reporting currency (default: settings, LEADSCORE_REPORTING_CURRENCY).")]
 
 
-def _forecast_tables(db: str | None, currency: str, fx: list[str] | None):
+def _forecast_tables(db: str | None, currency: str | None, fx: list[str] | None):
+    """Deals and stage history in the reporting currency: --fx rates, else the settings'."""
     from forecast import convert_currency
 
-    tables = open_store(settings_for(db)).read_tables(["opportunities",
-                                                       "opportunity_stage_history"])
+    settings = settings_for(db)
+    tables = open_store(settings).read_tables(["opportunities", "opportunity_stage_history"])
+    currency = currency or settings.reporting_currency
     if not fx:
-        return tables
+        own = currency == settings.reporting_currency
+        return convert_currency(tables, {**(settings.fx_rates if own else {}), currency: 1.0},
+                                currency)
     rates = {currency: 1.0}
     for item in fx:
         code, _, value = item.partition("=")
@@ -76,7 +83,7 @@ def forecast(
         min=0, help="Monthly target: alert when P50 falls below it.")] = None,
     quarter_target: Annotated[Optional[float], typer.Option(min=0, help="Quarter target.")] = None,
     win_probability: WinOption = "time_to_close",
-    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
+    currency: CurrencyOption = None,
     fx: FxOption = None,
     chart: Annotated[Path, typer.Option(help="Fan chart PNG.")] = Path("forecast_fan.png"),
     simulations: Annotated[int, typer.Option(min=100)] = 4000,
@@ -109,16 +116,20 @@ def forecast(
 @commands.command()
 def backtest(
     win_probability: WinOption = "time_to_close",
-    days: Annotated[str, typer.Option(help="As-of days of the month, comma separated.")] = "1,10,20",
+    days: Annotated[str, typer.Option(
+        help="As-of days of the period, comma separated.")] = "1,10,15,20",
+    freq: Annotated[str, typer.Option(help="month | quarter (days then count in the "
+                                           "quarter, e.g. 1,31,61).")] = "month",
     simulations: Annotated[int, typer.Option(min=100)] = 2000,
     seed: Annotated[Optional[int], typer.Option(help="Default: settings seed.")] = None,
-    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
+    currency: CurrencyOption = None,
     fx: FxOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the tables and the chart.")] = Path(
         "backtest"),
     db: DatabaseOption = None,
 ) -> None:
-    """Point-in-time month-end backtest against the stage-weighted pipeline and a naive run-rate."""
+    """Point-in-time month- or quarter-end backtest against the analyst baselines (pace,
+    same-day history, run-rate, stage-weighted)."""
     from forecast import BacktestConfig, log_backtest, run_backtest, summarize_backtest
     from forecast.backtest import format_summary
     from forecast.plots import plot_backtest
@@ -130,7 +141,7 @@ def backtest(
         raise typer.BadParameter(f"{days!r} is not a list of days", param_hint="--days") from None
     config = BacktestConfig(as_of_days=as_of_days, n_simulations=simulations,
                             seed=settings.seed if seed is None else seed,
-                            win_probability=win_probability)
+                            win_probability=win_probability, freq=freq)
     rows = run_backtest(_forecast_tables(db, currency, fx), config)
     summary = summarize_backtest(rows)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,14 @@
-"""Historical stage win rates and the two baselines, on hand-computable deals."""
+"""Historical stage win rates and the analyst baselines, on hand-computable deals."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.baselines import (fit_stage_win_rates, forecast_naive_run_rate,
-                                forecast_stage_weighted)
+from forecast.baselines import (fit_stage_win_rates, forecast_in_month_pace,
+                                forecast_naive_run_rate, forecast_same_day_history,
+                                forecast_stage_weighted, same_day_rest)
 from forecast.snapshot import period_containing, pipeline_as_of
 from crm import schema
 
@@ -84,7 +86,32 @@ def test_naive_run_rate(tables: dict) -> None:
         500.0 + 800.0 / 30 * 21)
 
 
+def test_in_month_pace(tables: dict) -> None:
+    period = period_containing(AS_OF)
+    # booked W4 (500) in the 10 days 2025-03-01 .. 03-10: on pace for 500 x 31 / 10
+    assert forecast_in_month_pace(tables, AS_OF, period) == pytest.approx(500.0 * 31 / 10)
+    assert np.isnan(forecast_in_month_pace(tables, "2025-03-01", period))   # nothing elapsed
+
+
+def test_same_day_history(tables: dict) -> None:
+    period, april = period_containing(AS_OF), period_containing("2025-04-11")
+    january = pd.Timestamp("2025-01-01", tz="UTC")
+    # months before the first close (2025-02-20) do not count: February is one of them
+    assert np.isnan(same_day_rest(tables, AS_OF, period))
+    # from January on: January won nothing after the 10th, February W1 (300) on the 20th
+    assert same_day_rest(tables, AS_OF, period, data_start=january) == pytest.approx(150.0)
+    # April from its 1st: March won W4 (500); from the 11th: nothing (L1 was lost)
+    assert same_day_rest(tables, "2025-04-01", april, n_periods=1) == pytest.approx(500.0)
+    assert forecast_same_day_history(tables, "2025-04-11", april) == pytest.approx(0.0)
+    # the same position in the quarter: April is a first month, like January (nothing won)
+    assert same_day_rest(tables, "2025-04-01", april, match_quarter_position=True,
+                         data_start=january) == pytest.approx(0.0)
+    assert np.isnan(same_day_rest(tables, "2025-04-01", april, match_quarter_position=True))
+
+
 @pytest.mark.parametrize("call,message", [
+    (lambda t: same_day_rest(t, AS_OF, period_containing(AS_OF), n_periods=0),
+     "n_periods must be >= 1"),
     (lambda t: fit_stage_win_rates(t, "2025-01-15"), "no deal closed in the 365 days"),
     (lambda t: fit_stage_win_rates(t, AS_OF, prior_strength=-1), "prior_strength must be >= 0"),
     (lambda t: forecast_naive_run_rate(t, AS_OF, period_containing(AS_OF), window_days=0),

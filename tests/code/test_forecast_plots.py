@@ -44,5 +44,6 @@ def test_backtest_chart_is_a_png(tmp_path: Path) -> None:
     rows = pd.DataFrame({"month": ["2025-01", "2025-02"] * 2, "as_of_day": [1, 1, 10, 10],
                          "p10": [1.0, 2, 3, 4], "p50": [2.0, 3, 4, 5], "p90": [3.0, 4, 5, 6],
                          "stage_weighted": [5.0, 5, 5, 5], "naive_run_rate": [2.0, 2, 2, 2],
-                         "actual": [2.5, 3, 4, 4]})
+                         "in_month_pace": [None, None, 4.5, 4.0],
+                         "same_day_history": [2.2, 2.4, 3.9, 4.1], "actual": [2.5, 3, 4, 4]})
     assert plot_backtest(rows, tmp_path / "b.png").read_bytes()[:8] == PNG_MAGIC

@@ -39,14 +39,15 @@ def three_deal_forecaster() -> Forecaster:
     incidence = CloseIncidence(won=ones, lost=0 * ones, won_ever=np.ones(len(snapshot)))
     arrivals = {"month": ArrivalModel().fit(tables, AS_OF, "month")}
     return Forecaster(cache, AS_OF, snapshot, np.array([1.0, 0.5, 0.0]), incidence,
-                      "stage_rates", arrivals, {"month": 0.0})
+                      "stage_rates", arrivals)
 
 
 def test_three_deals_expected_value_is_exact() -> None:
     forecast = three_deal_forecaster().forecast("month", n_simulations=20_000, seed=3)
     assert forecast.booked == 50.0
     assert forecast.expected == 50.0 + 100.0 * 1.0 + 200.0 * 0.5 + 300.0 * 0.0
-    assert forecast.breakdown == {"booked": 50.0, "pipeline": 200.0, "new": 0.0}
+    assert forecast.breakdown == {"booked": 50.0, "pipeline": 200.0, "new": 0.0,
+                                  "month_to_date_adjustment": 0.0}   # no past month to learn from
     # the total is 150 or 350 with probability 1/2 each
     assert (forecast.p10, forecast.p90) == (150.0, 350.0)
     assert forecast.deals.set_index("opportunity_id")["expected_value"].to_dict() == {
@@ -150,7 +151,7 @@ def test_bad_simulation_arguments_are_named(kwargs: dict, message: str) -> None:
 @pytest.mark.parametrize("win_probability,message", [
     (lambda snapshot: np.full(len(snapshot) + 1, 0.5), "returned .* values for .* open deals"),
     (lambda snapshot: np.full(len(snapshot), 1.5), "finite probabilities in \\[0, 1\\]"),
-    ("magic", "must be 'stage_rates', 'time_to_close' or a callable"),
+    ("magic", "must be 'stage_rates', 'time_to_close', 'lightgbm' or a callable"),
     (42, "win_probability must be callable"),
 ])
 def test_bad_win_probability_is_named(win_probability: object, message: str,

@@ -55,7 +55,7 @@ def test_too_few_closes_is_named(daily_deals) -> None:
     # won closes between then and as_of are those on days 30-58, 15 deals
     with pytest.raises(ValueError, match="only 15 deals closed won between 2025-01-12 and "
                                          "2025-03-02; time-to-close needs at least 20"):
-        TimeToCloseModel().fit(tables, START + pd.Timedelta(days=60))
+        TimeToCloseModel(landmark_every_days=7).fit(tables, START + pd.Timedelta(days=60))
 
 
 def test_no_history_before_as_of_is_named(daily_deals) -> None:

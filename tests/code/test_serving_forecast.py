@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from crm.sample import GeneratorConfig, generate_crm
+from crm.settings import Settings
 from crm.store import CRMStore
 from serving.forecasting import ForecastService, handle_forecast
 from serving.schemas import ForecastRequest
@@ -17,10 +18,15 @@ FX = {"JPY": 1 / 150}
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> ForecastService:
+def store(tmp_path_factory: pytest.TempPathFactory) -> CRMStore:
     tables, _ = generate_crm(GeneratorConfig(n_leads=2000, seed=5))
     store = CRMStore(f"sqlite:///{tmp_path_factory.mktemp('fc') / 'crm.db'}")
     store.write_tables(tables)
+    return store
+
+
+@pytest.fixture(scope="module")
+def service(store: CRMStore) -> ForecastService:
     return ForecastService(store)
 
 
@@ -48,11 +54,26 @@ def test_same_request_is_reproducible_and_cached(service: ForecastService) -> No
     assert len(service._cache) == 1
 
 
-def test_mixed_currencies_without_rates_are_a_422_naming_the_problem(
-        service: ForecastService) -> None:
+def test_reporting_currency_and_rates_come_from_settings(service: ForecastService) -> None:
+    """The sample CRM mixes USD and JPY: the default settings' rates make it forecastable."""
     status, body = asyncio.run(handle_forecast(service, _request(fx={})))
+    assert status == 200, body
+    assert body["currency"] == "USD"
+    assert service.rates_for(_request(fx={})) == ("USD", {"JPY": 1 / 150})
+
+
+def test_mixed_currencies_without_rates_are_a_422_naming_the_problem(store: CRMStore) -> None:
+    bare = ForecastService(store, Settings(fx_rates={}))
+    status, body = asyncio.run(handle_forecast(bare, _request(fx={})))
     assert status == 422
     assert body.fields[0].field == "as_of" and "JPY" in body.fields[0].message
+
+
+def test_forecasts_beyond_the_bound_are_refused_not_queued(store: CRMStore) -> None:
+    busy = ForecastService(store, max_pending=1)
+    busy._pending = 1   # one forecast already running on the forecast thread
+    status, body = asyncio.run(handle_forecast(busy, _request()))
+    assert status == 503 and "busy" in body.error
 
 
 @pytest.mark.parametrize(("overrides", "field"), [

@@ -133,18 +133,37 @@ def test_snapshot_equals_the_crm_as_it_was(crm: dict, day: str) -> None:
     pd.testing.assert_frame_equal(full, pipeline_as_of(as_known_at(crm, t), t))
 
 
-def test_whole_forecast_equals_the_forecast_made_at_the_time(crm: dict) -> None:
+@pytest.mark.parametrize("freq", ["month", "quarter"])
+def test_whole_forecast_equals_the_forecast_made_at_the_time(crm: dict, freq: str) -> None:
+    """The combination with pace and history, its weights and the calibrated interval
+    included: everything after t (later closes, later stage moves) changes nothing."""
     t = pd.Timestamp("2026-06-17", tz="UTC")
     then = as_known_at(crm, t)
-    small = TimeToCloseModel(max_rows=4000)   # every fit, the dispersion's past ones included
+    small = TimeToCloseModel(max_rows=4000)   # every fit, the past periods' ones included
     caches = FitCache(crm, small), FitCache(then, small)
     for source in ("stage_rates", "time_to_close"):
         now, past = (fit_forecaster(cache.tables, t, source, cache).forecast(
-            "month", n_simulations=500, seed=1) for cache in caches)
+            freq, n_simulations=500, seed=1) for cache in caches)
+        assert now.method["n_past_periods"] >= 3 and now.method["spread_log_sd"] is not None
+        assert now.method == past.method
         assert now.quantiles == past.quantiles
         assert now.expected == pytest.approx(past.expected, rel=1e-12)
         assert np.allclose(now.deals["p_close_in_period_if_won"],
                            past.deals["p_close_in_period_if_won"])
+
+
+def test_combination_weights_do_not_move_when_the_period_ends_differently(crm: dict) -> None:
+    """Doubling every win after t (this month's end and later months) leaves the forecast at t
+    as it was: the weights are learned from periods that ended before t only."""
+    t = pd.Timestamp("2026-06-17", tz="UTC")
+    later = crm["opportunities"]["closed_at"] >= t
+    changed = dict(crm)
+    changed["opportunities"] = crm["opportunities"].assign(
+        amount=crm["opportunities"]["amount"].where(~later, crm["opportunities"]["amount"] * 2))
+    small = TimeToCloseModel(max_rows=4000)
+    now, other = (fit_forecaster(tables, t, cache=FitCache(tables, small)).forecast(
+        "month", n_simulations=500, seed=1) for tables in (crm, changed))
+    assert now.method == other.method and now.quantiles == other.quantiles
 
 
 def test_snapshot_agrees_with_the_win_model_features(crm: dict) -> None:
