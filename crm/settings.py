@@ -9,6 +9,7 @@ place that reads a ``sqlite:///`` URL (the CRM store and the MLflow tracking URI
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -76,7 +77,10 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None:
                 continue
-            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            if isinstance(value, SecretStr):
+                text = value.get_secret_value()
+            else:
+                text = json.dumps(value) if isinstance(value, dict) else str(value)
             env[f"LEADSCORE_{name.upper()}"] = text
         return env
 

@@ -57,15 +57,23 @@ def combine_rest(evidence: pd.DataFrame, combination: Combination) -> np.ndarray
             remaining then stands in).
         combination: ``alpha`` and ``beta``.
     """
-    model = evidence["model_rest"].to_numpy(dtype="float64")
-    seasonal = evidence["seasonal_rest"].to_numpy(dtype="float64")
-    seasonal = np.where(np.isnan(seasonal), model, seasonal)
+    return _combined_rest(*_evidence_arrays(evidence), combination)
+
+
+def _evidence_arrays(evidence: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """booked, elapsed, left, model and seasonal (the model where missing) as float arrays."""
+    arrays = [evidence[c].to_numpy(dtype="float64", na_value=np.nan) for c in
+              ("booked", "elapsed_days", "days_left", "model_rest", "seasonal_rest")]
+    arrays[4] = np.where(np.isnan(arrays[4]), arrays[3], arrays[4])
+    return tuple(arrays)
+
+
+def _combined_rest(booked: np.ndarray, elapsed: np.ndarray, left: np.ndarray,
+                   model: np.ndarray, seasonal: np.ndarray,
+                   combination: Combination) -> np.ndarray:
     prior = combination.beta * model + (1.0 - combination.beta) * seasonal
-    elapsed = evidence["elapsed_days"].to_numpy(dtype="float64")
-    left = evidence["days_left"].to_numpy(dtype="float64")
     if np.isinf(combination.alpha):
         return prior
-    booked = evidence["booked"].to_numpy(dtype="float64")
     weight = combination.alpha + elapsed
     rate = np.divide(combination.alpha * prior / left + booked, weight,
                      out=prior / left, where=weight > 0)
@@ -87,12 +95,13 @@ def fit_combination(past: pd.DataFrame) -> Combination:
     if len(usable) < MIN_PAST_PERIODS:
         return Combination(n_periods=len(usable))
     actual = usable["actual"].to_numpy(dtype="float64")
-    booked = usable["booked"].to_numpy(dtype="float64")
+    columns = _evidence_arrays(usable)
     best, best_loss = Combination(n_periods=len(usable)), np.inf
     for alpha in ALPHAS:
         for beta in BETAS:
             candidate = Combination(alpha, beta, len(usable))
-            loss = np.mean(np.abs(booked + combine_rest(usable, candidate) - actual) / actual)
+            rest = _combined_rest(*columns, candidate)
+            loss = np.mean(np.abs(columns[0] + rest - actual) / actual)
             if loss < best_loss - 1e-12:
                 best, best_loss = candidate, loss
     return best

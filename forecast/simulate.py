@@ -262,6 +262,7 @@ class FitCache:
         self._snapshots: dict[pd.Timestamp, pd.DataFrame] = {}
         self._incidences: dict[pd.Timestamp, CloseIncidence] = {}
         self._win_models: dict[pd.Timestamp, LightGBMWinProbability | ValueError] = {}
+        self._arrivals: dict[tuple[pd.Timestamp, str], ArrivalModel] = {}
         self._evidence: dict[tuple, dict[str, Any] | None] = {}
         closes = tables["opportunities"]["closed_at"].dropna()
         self.data_start = closes.min().normalize() if len(closes) else None
@@ -283,6 +284,14 @@ class FitCache:
         if isinstance(found, ValueError):
             raise found
         return found
+
+    def arrival_model(self, as_of: pd.Timestamp, freq: Freq) -> ArrivalModel:
+        """The new-deal run-rate for ``freq`` periods at ``as_of`` (it reads only the periods
+        complete before ``as_of``'s, so one fit serves every day of a period)."""
+        key = (period_containing(as_of, freq).start, freq)
+        if key not in self._arrivals:
+            self._arrivals[key] = ArrivalModel().fit(self.tables, as_of, freq)
+        return self._arrivals[key]
 
     def win_model(self, as_of: pd.Timestamp) -> LightGBMWinProbability:
         """The LightGBM P(win) fitted at the start of ``as_of``'s month (fitted on first use).
@@ -367,7 +376,7 @@ def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
     p = _win_probabilities(win, snapshot, incidence, model)
     pipeline = float((snapshot["amount"].to_numpy(dtype="float64") * p
                       * incidence.close_probability_given_won(left)).sum())
-    new = ArrivalModel().fit(tables, moment, period.freq).expected_revenue(period, moment)
+    new = cache.arrival_model(moment, period.freq).expected_revenue(period, moment)
     return {"period_start": period.start, "period_end": period.end, "as_of": moment,
             "booked": booked_to_date(tables, moment, period), "elapsed_days": elapsed,
             "days_left": left, "model_rest": pipeline + new,
@@ -476,7 +485,7 @@ class Forecaster:
     def arrival_model(self, freq: Freq) -> ArrivalModel:
         """The new-deal run-rate for ``freq`` periods, fitted on first use."""
         if freq not in self.arrivals:
-            self.arrivals[freq] = ArrivalModel().fit(self.tables, self.as_of, freq)
+            self.arrivals[freq] = self.cache.arrival_model(self.as_of, freq)
         return self.arrivals[freq]
 
     def evidence(self, freq: Freq) -> dict[str, Any]:

@@ -245,12 +245,14 @@ class TimeToCloseModel:
         if n == 0:
             empty = np.zeros((0, n_days))
             return CloseIncidence(empty, empty.copy(), np.zeros(0))
-        owner = np.repeat(np.arange(n), horizon)
-        k = np.tile(np.arange(horizon), n)
-        groups, numeric = self._design_parts(self._state_arrays(snapshot, owner), k,
-                                             _utc_days(snapshot["as_of"])[owner])
+        # (deal, day) arrays by broadcasting: deal state (n, 1), day ahead (1, horizon)
+        state = {name: values[:, None] for name, values in
+                 self._state_arrays(snapshot, np.arange(n)).items()}
+        landmark = _utc_days(snapshot["as_of"])
+        landmark = landmark[:1, None] if (landmark == landmark[0]).all() else landmark[:, None]
+        groups, numeric = self._design_parts(state, np.arange(horizon)[None, :], landmark)
         hazard = {cause: np.zeros((n, horizon)) if model is None else
-                  _predict_logistic(model, groups, numeric).reshape(n, horizon)
+                  np.broadcast_to(_predict_logistic(model, groups, numeric), (n, horizon))
                   for cause, model in self.models_.items()}
         return _incidence(hazard[WON], hazard[LOST], n_days)
 
@@ -325,8 +327,8 @@ def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Computed once per calendar day of the covered range and looked up (no sort of ``days``).
     """
     ordinal = days.astype("datetime64[D]").astype("int64")
-    first = int(ordinal.min()) if len(ordinal) else 0
-    span = int(ordinal.max()) - first + 1 if len(ordinal) else 0
+    first = int(ordinal.min()) if ordinal.size else 0
+    span = int(ordinal.max()) - first + 1 if ordinal.size else 0
     index = pd.DatetimeIndex(np.arange(first, first + span).astype("datetime64[D]"))
     position = ordinal - first
     to_month_end = (index.days_in_month - index.day).to_numpy()
@@ -338,15 +340,16 @@ def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _predict_logistic(model: LogisticRegression, groups: list[tuple[np.ndarray, int]],
                       numeric: list[np.ndarray]) -> np.ndarray:
     """``model.predict_proba(_sparse_design(groups, numeric))[:, 1]`` without building the
-    matrix: each one-hot group adds one coefficient per row (a gather)."""
+    matrix: each one-hot group adds one coefficient per row (a gather). Groups may be arrays of
+    broadcastable shapes (per deal, per day ahead, per both); the result has their joint shape."""
     coef = model.coef_[0]
-    logit = np.full(len(groups[0][0]), float(model.intercept_[0]))
+    logit = np.asarray(float(model.intercept_[0]))
     offset = 0
-    for codes, size in groups:
-        logit += coef[offset + codes]
+    for codes, size in groups:   # arrays of broadcastable shapes add up to the full one
+        logit = logit + coef[offset + codes]
         offset += size
     for j, values in enumerate(numeric):
-        logit += coef[offset + j] * values
+        logit = logit + coef[offset + j] * values
     return 1.0 / (1.0 + np.exp(-logit))
 
 
