@@ -395,3 +395,9 @@ def get_handoff(request: Request, lead_id: str, format: str | None = None,
         return PlainTextResponse(render_handoff_markdown(package, language),
                                  media_type="text/markdown; charset=utf-8")
     return JSONResponse(package)
+
+
+# The pages are HTML for people, not part of the JSON contract: keep them out of the service's
+# OpenAPI document (BentoML merges mounted apps' routes into it; schemathesis checks it).
+for _route in ui_app.routes:
+    _route.include_in_schema = False
