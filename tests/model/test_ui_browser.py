@@ -267,7 +267,8 @@ def test_forecast_page_shows_month_and_quarter(page, site: Site) -> None:
     for freq in ("month", "quarter"):
         card = page.locator(f"#forecast-{freq}")
         assert card.locator(".fan svg polygon").count() == 1, card.inner_text()
-        assert card.locator(".breakdown tr").count() == 3
+        # booked, pipeline, new (and any further part the forecast reports, e.g. its month-to-date adjustment)
+        assert card.locator(".breakdown tr").count() >= 3
     assert page.locator("#forecast-month .alert").count() == 1  # far below the huge target
     page.goto(site.url + "/ui/forecast?lang=en")
     _screenshot(page, "forecast", "body")
