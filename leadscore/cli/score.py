@@ -1,0 +1,75 @@
+"""``leadscore score``: every lead of the store (or of a lead file) scored to Parquet or CSV.
+
+The work is ``serving.batch`` (the service's champion, features and answers); this module reads
+the options, shows a progress bar and writes the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from leadscore.cli.common import DatabaseOption, console, open_store, quiet_mlflow, settings_for
+
+commands = typer.Typer()
+
+
+def _as_of(text: str | None) -> pd.Timestamp:
+    if text is None:
+        return pd.Timestamp.now("UTC")
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date or time", param_hint="--as-of") from None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+@commands.command()
+def score(
+    out: Annotated[Path, typer.Option("--out", help="Output file: .parquet or .csv.")],
+    as_of: Annotated[Optional[str], typer.Option(
+        help="Scoring time (date or ISO time; no zone means UTC); default: now.")] = None,
+    leads: Annotated[Optional[Path], typer.Option(
+        "--leads", exists=True, dir_okay=False,
+        help="CSV or Parquet file with a lead_id column (optionally as_of per lead); "
+             "default: every lead of the store created before --as-of.")] = None,
+    language: Annotated[str, typer.Option(help="Reasons' language: en or ja.")] = "en",
+    top_k: Annotated[int, typer.Option(min=1, max=10, help="Reasons each way.")] = 3,
+    reasons: Annotated[bool, typer.Option(help="Explain each score (TreeSHAP; slower).")] = True,
+    db: DatabaseOption = None,
+) -> None:
+    """Score the store's leads with the champion model (the rules without one), as the
+    service would answer, into one file: probability, score, grade, action, top reasons."""
+    from serving.batch import load_scorer, read_lead_file, score_store, write_scores
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter("must end in .parquet or .csv", param_hint="--out")
+    if language not in ("en", "ja"):
+        raise typer.BadParameter("must be en or ja", param_hint="--language")
+    quiet_mlflow()
+    settings = settings_for(db)
+    scorer = load_scorer(settings)
+    model = scorer.active.sql
+    console.print(f"scoring with {f'{model.name} v{model.version}' if model else 'the rules'}")
+    try:
+        wanted = read_lead_file(leads) if leads is not None else None
+        with _progress_bar() as bar:
+            task = bar.add_task("scoring", total=None)
+            scores = score_store(open_store(settings), scorer, _as_of(as_of), wanted,
+                                 language=language, top_k=top_k, explain=reasons,
+                                 progress=lambda done, total: bar.update(
+                                     task, completed=done, total=total))
+    except ValueError as error:
+        console.print(f"[red]cannot score: {error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"{len(scores):,} leads scored -> {write_scores(scores, out)}")
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
