@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,16 @@ from pydantic_settings import (
 CONFIG_ENV_VAR = "LEADSCORE_CONFIG"
 DEFAULT_CONFIG_FILE = "leadscore.yaml"
 SQLITE_PREFIX = "sqlite:///"
+API_KEY_VARIABLE = "LEADSCORE_API_KEY"
+
+
+def check_api_key(key: str | None) -> str | None:
+    """``key`` unchanged; None means no key (auth off). An empty or blank key is an error
+    naming the variable, so a variable set to ``''`` never turns auth off silently."""
+    if key is not None and not key.strip():
+        raise ValueError(f"{API_KEY_VARIABLE} is set but empty: set a key, or unset the "
+                         "variable to serve without authentication")
+    return key
 
 
 def _config_file() -> Path:
@@ -46,7 +56,6 @@ class Settings(BaseSettings):
     mlflow_artifact_root: Path = Field(
         Path("mlruns/artifacts"), description="Where MLflow writes run artifacts."
     )
-    api_key: SecretStr | None = Field(None, description="If set, scoring routes require it.")
     reporting_currency: str = Field(
         "USD", pattern=r"^[A-Z]{3}$",
         description="Currency forecasts report in (LEADSCORE_REPORTING_CURRENCY).")
@@ -55,6 +64,9 @@ class Settings(BaseSettings):
         description="Value of one unit of each other currency in the reporting currency, as "
                     "JSON (LEADSCORE_FX_RATES='{\"JPY\": 0.0066667}'); the default suits the "
                     "sample CRM (USD and JPY at 150 JPY per USD).")
+    api_key: SecretStr | None = Field(
+        None, description="If set, every route of the service except the public ones requires "
+                          "it; set but empty is an error.")
     sql_model_name: str = "leadscore-sql"
     win_model_name: str = "leadscore-win"
     seed: int = 42
@@ -83,6 +95,12 @@ class Settings(BaseSettings):
                 text = json.dumps(value) if isinstance(value, dict) else str(value)
             env[f"LEADSCORE_{name.upper()}"] = text
         return env
+
+    @field_validator("api_key")
+    @classmethod
+    def _non_empty_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        check_api_key(value.get_secret_value() if value is not None else None)
+        return value
 
     @model_validator(mode="after")
     def _check_fx_rates(self) -> "Settings":

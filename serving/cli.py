@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from crm.settings import API_KEY_VARIABLE, check_api_key
+
 logger = logging.getLogger(__name__)
 
 SERVICE = "serving.service:LeadScoring"
@@ -50,10 +52,15 @@ def serve(host: str = "127.0.0.1", port: int = 3000,
         port: TCP port.
         env: extra environment variables, e.g. ``{"LEADSCORE_SERVING_POLL_SECONDS": "5"}``.
         stop_seconds: how long a stopping service may take before it is killed.
+
+    Raises:
+        ValueError: ``LEADSCORE_API_KEY`` is set but empty.
     """
     command = build_serve_command(host, port)
+    environment = {**os.environ, **(env or {})}
+    check_api_key(environment.get(API_KEY_VARIABLE))  # an empty key stops here, named
     logger.info("starting %s", " ".join(command))
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})},
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=environment,
                                start_new_session=True)
     deadline: list[float] = []
 

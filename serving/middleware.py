@@ -1,9 +1,13 @@
-"""ASGI middleware in front of the scoring routes: API key, size limit, JSON, 422 errors.
+"""ASGI middleware in front of every route: API key, size limit, JSON, 422 errors.
 
-* **API key.** When ``LEADSCORE_API_KEY`` is set, every protected path (scoring, ingest and
-  ``/model``) needs it as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, compared in
-  constant time (``hmac.compare_digest``); otherwise 401. ``/livez``, ``/readyz``,
-  ``/metrics`` and the OpenAPI document stay open.
+* **API key, secure by default.** When ``LEADSCORE_API_KEY`` is set, EVERY path needs it
+  as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (compared in constant time,
+  ``hmac.compare_digest``), otherwise 401 — unless it is declared public: ``PUBLIC_PATHS``
+  (``/livez``, ``/readyz``, ``/healthz``, ``/metrics``, the OpenAPI document ``/docs.json``
+  and the docs page ``/``) and ``PUBLIC_PREFIXES`` (the docs page's assets). A new route is
+  therefore protected without anyone remembering to list it. Other ways to prove the same
+  right (e.g. a web page's session cookie) plug in as ``authorisers``. An empty key is an
+  error, not "auth off"; the middleware logs at start whether auth is on.
 * **Size.** A body over ``max_body_bytes`` is refused with 413 before it reaches the service
   (by ``Content-Length`` when sent, else while reading).
 * **JSON only.** A body declared as anything but ``application/json`` is a 415 (BentoML would
@@ -20,23 +24,35 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
+
+from crm.settings import API_KEY_VARIABLE, check_api_key, load_settings
 
 logger = logging.getLogger(__name__)
 
 API_PATHS = frozenset({"/score", "/score/batch", "/opportunities/win", "/events", "/forecast"})
-PROTECTED_PATHS = API_PATHS | {"/model"}
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/"})
+PUBLIC_PREFIXES: tuple[str, ...] = ("/static_content/",)  # the docs page's scripts and styles
 FROM_SETTINGS: Any = object()
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Authoriser = Callable[[Scope, bytes], bool]
+"""``(scope, key) -> True`` when the request proves the right to the API another way than
+the key header (e.g. a session cookie issued after the key was entered on a web page)."""
+
+
+def is_public(path: str, public_paths: frozenset[str] = PUBLIC_PATHS,
+              public_prefixes: Sequence[str] = PUBLIC_PREFIXES) -> bool:
+    """True when ``path`` is open without the API key (everything else needs it)."""
+    path = path.rstrip("/") or "/"
+    return path in public_paths or any(path.startswith(p.rstrip("/") + "/")
+                                       for p in public_prefixes)
 
 
 def _configured_key() -> str | None:
-    from crm.settings import load_settings
-
     secret = load_settings().api_key
     return secret.get_secret_value() if secret is not None else None
 
@@ -88,29 +104,50 @@ class GuardMiddleware:
 
     Args:
         app: the ASGI app behind.
-        api_key: the key (None or empty: no key needed); default: ``LEADSCORE_API_KEY``.
+        api_key: the key (None: no key needed; empty: ``ValueError``); default:
+            ``LEADSCORE_API_KEY``.
         max_body_bytes: largest body accepted; default: ``LEADSCORE_SERVING_MAX_BODY_BYTES``.
+        public_paths / public_prefixes: what stays open when a key is set (exact paths;
+            path prefixes); every other path needs the key.
+        authorisers: other proofs of the right to the API, tried after the key headers.
+        api_paths: paths whose POST bodies are checked (JSON, size, 422 errors).
     """
 
     def __init__(self, app: Callable, *, api_key: str | None = FROM_SETTINGS,
                  max_body_bytes: int | None = None,
-                 protected_paths: frozenset[str] = PROTECTED_PATHS,
+                 public_paths: frozenset[str] = PUBLIC_PATHS,
+                 public_prefixes: Sequence[str] = PUBLIC_PREFIXES,
+                 authorisers: Sequence[Authoriser] = (),
                  api_paths: frozenset[str] = API_PATHS):
         self.app = app
-        key = _configured_key() if api_key is FROM_SETTINGS else api_key
-        self._key = key.encode() if key else None
+        key = check_api_key(_configured_key() if api_key is FROM_SETTINGS else api_key)
+        self._key = key.encode() if key is not None else None
         self.max_body_bytes = max_body_bytes or _configured_limit()
-        self.protected_paths = protected_paths
+        self.public_paths = frozenset(public_paths)
+        self.public_prefixes = tuple(public_prefixes)
+        self.authorisers = tuple(authorisers)
         self.api_paths = api_paths
-        logger.info("API key %s", "required on scoring routes" if self._key else "not configured")
+        if self._key is None:
+            logger.warning("API key auth is OFF: every route is open (set %s to require a key)",
+                           API_KEY_VARIABLE)
+        else:
+            logger.info("API key auth is ON: every route needs the key except %s",
+                        ", ".join(sorted(self.public_paths) + [f"{p}*" for p in
+                                                               self.public_prefixes]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
         path = scope["path"].rstrip("/") or "/"
         headers = dict(scope.get("headers") or [])
-        if path in self.protected_paths and not self._authorised(headers):
+        if scope["type"] == "websocket":
+            if self._authorised(scope, path, headers):
+                await self.app(scope, receive, send)
+            else:  # closing before accepting refuses the handshake (403)
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if not self._authorised(scope, path, headers):
             await _send_json(send, 401, {"error": "missing or invalid API key"},
                              [(b"www-authenticate", b"Bearer")])
             return
@@ -119,14 +156,16 @@ class GuardMiddleware:
             return
         await self.app(scope, receive, send)
 
-    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
-        if self._key is None:
+    def _authorised(self, scope: Scope, path: str, headers: dict[bytes, bytes]) -> bool:
+        if self._key is None or is_public(path, self.public_paths, self.public_prefixes):
             return True
         presented = headers.get(b"x-api-key", b"")
         bearer = headers.get(b"authorization", b"")
         if bearer[:7].lower() == b"bearer ":
             presented = bearer[7:].strip()
-        return hmac.compare_digest(presented, self._key)
+        if hmac.compare_digest(presented, self._key):
+            return True
+        return any(authorise(scope, self._key) for authorise in self.authorisers)
 
     async def _guard_body(self, scope: Scope, receive: Receive, send: Send,
                           headers: dict[bytes, bytes]) -> None:

@@ -10,9 +10,11 @@ response models so that optional fields lose ``null`` (every rules answer, with
   version): ``anyOf [X, null]`` -> ``nullable``, numeric ``exclusiveMinimum`` -> boolean,
   ``const`` -> ``enum``, ``patternProperties`` -> ``additionalProperties`` (the key pattern in
   the description), no ``propertyNames``;
-* adds, per route, the statuses the service really uses (401 without the API key, 413 over a
-  size limit, 415 for a body that is not JSON, 422 naming each bad field, 503 when the store
-  is down), all with the ``ErrorResponse`` body, and a ``securitySchemes`` entry for the key.
+* adds, per route, the statuses the service really uses (401 without the API key on every
+  route the middleware does not declare public, 413 over a size limit, 415 for a body that is
+  not JSON, 422 naming each bad field, 503 when the store is down), all with the
+  ``ErrorResponse`` body, and a ``securitySchemes`` entry for the key, required by the same
+  routes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel
 
-from serving.middleware import API_PATHS, PROTECTED_PATHS
+from serving.middleware import API_PATHS, is_public
 from serving.schemas import ErrorResponse
 
 _ERRORS = {
@@ -56,12 +58,13 @@ def augment_openapi(spec: dict[str, Any], apis: Mapping[str, Any] = {}) -> dict[
         for operation in item.values():
             if not isinstance(operation, dict):
                 continue
-            codes = (["401"] if path in PROTECTED_PATHS else []) + (
+            protected = not is_public(path)
+            codes = (["401"] if protected else []) + (
                 ["413", "415", "422", "503"] if path in API_PATHS else [])
             for code in codes:
                 operation.setdefault("responses", {})[code] = {
                     "description": _ERRORS[code], **error}
-            if path in PROTECTED_PATHS:
+            if protected:
                 operation["security"] = [{"bearer": []}, {"apiKey": []}, {}]
     return to_openapi_30(spec)
 

@@ -101,3 +101,9 @@ def test_ensure_sqlite_parent_creates_the_folder_only_for_sqlite(tmp_path: Path)
     assert ensure_sqlite_parent(url) == url
     assert (tmp_path / "a" / "b").is_dir() and not (tmp_path / "a" / "b" / "store.db").exists()
     assert ensure_sqlite_parent("postgresql://u:p@host/db") == "postgresql://u:p@host/db"
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_api_key_is_an_error_not_auth_off(monkeypatch: pytest.MonkeyPatch,
+                                                   value: str) -> None:
+    monkeypatch.setenv("LEADSCORE_API_KEY", value)
+    with pytest.raises(ValidationError, match="LEADSCORE_API_KEY is set but empty"):
+        load_settings()

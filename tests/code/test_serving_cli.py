@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from serving.cli import PROJECT_ROOT, build_serve_command, write_openapi
+from serving.cli import PROJECT_ROOT, build_serve_command, serve, write_openapi
 from serving.process import free_port
 
 
@@ -27,6 +27,9 @@ def test_openapi_is_written_with_every_route_and_error(tmp_path: Path) -> None:
     assert {"200", "401", "413", "415", "422", "503"} <= set(score["responses"])
     assert "401" not in spec["paths"]["/livez"]["get"]["responses"]
     assert set(spec["paths"]["/model"]["get"]["responses"]) >= {"200", "401"}
+    for path in ("/livez", "/readyz", "/healthz", "/metrics"):  # public: no key declared
+        assert "security" not in spec["paths"][path]["get"], path
+    assert spec["paths"]["/model"]["get"]["security"][0] == {"bearer": []}
     schemas = spec["components"]["schemas"]
     assert {"ScoreRequest", "ScoreResponse", "ErrorResponse", "FieldError"} <= set(schemas)
     assert schemas["CompanyIn"]["properties"]["employees"]["maximum"] == 5_000_000
@@ -120,3 +123,9 @@ def test_stopping_leadscore_serve_stops_bentoml_and_its_worker(tmp_path: Path,
             if process.is_running():
                 process.kill()
         cli.kill()
+def test_serve_refuses_an_empty_api_key_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+    monkeypatch.setattr("serving.cli.subprocess.Popen", lambda *a, **k: started.append(a))
+    with pytest.raises(ValueError, match="LEADSCORE_API_KEY is set but empty"):
+        serve(env={"LEADSCORE_API_KEY": ""})
+    assert started == []

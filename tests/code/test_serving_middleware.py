@@ -1,14 +1,22 @@
-"""GuardMiddleware in front of a stand-in app: API key, size limit, JSON only, 422 errors."""
+"""GuardMiddleware in front of a stand-in app: API key, size limit, JSON only, 422 errors.
+
+Every route of the real service is walked in ``tests/model/test_serving_http.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import httpx
 import pytest
 
-from serving.middleware import GuardMiddleware, dotted_field, rewrite_validation_error
+from serving.middleware import (
+    GuardMiddleware,
+    dotted_field,
+    is_public,
+    rewrite_validation_error,
+)
 
 KEY = "s3cret-key"
 
@@ -39,8 +47,9 @@ async def _stand_in(scope, receive, send) -> None:
 
 
 def _call(method: str, path: str, *, api_key: str | None = KEY, limit: int = 1_000,
-          **kwargs) -> httpx.Response:
-    app = GuardMiddleware(_stand_in, api_key=api_key, max_body_bytes=limit)
+          authorisers=(), **kwargs) -> httpx.Response:
+    app = GuardMiddleware(_stand_in, api_key=api_key, max_body_bytes=limit,
+                          authorisers=authorisers)
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -55,7 +64,9 @@ def _call(method: str, path: str, *, api_key: str | None = KEY, limit: int = 1_0
 @pytest.mark.parametrize(("method", "path"), [("POST", "/score"), ("POST", "/score/batch"),
                                               ("POST", "/opportunities/win"),
                                               ("POST", "/events"), ("GET", "/model"),
-                                              ("GET", "/model/")])
+                                              ("GET", "/model/"), ("GET", "/schema.json"),
+                                              ("GET", "/a-route-added-later"),
+                                              ("POST", "/ui/leads"), ("GET", "/livez/x")])
 def test_protected_routes_need_the_key(method: str, path: str, headers: dict) -> None:
     response = _call(method, path, headers=headers, json={})
     assert response.status_code == 401
@@ -70,14 +81,62 @@ def test_the_right_key_passes(headers: dict) -> None:
     assert response.status_code == 200 and response.json()["path"] == "/score"
 
 
-@pytest.mark.parametrize("path", ["/livez", "/readyz", "/metrics", "/docs.json", "/"])
-def test_infrastructure_routes_stay_open(path: str) -> None:
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz", "/metrics", "/docs.json",
+                                  "/", "/metrics/", "/static_content/swagger-ui.css"])
+def test_declared_public_routes_stay_open(path: str) -> None:
+    assert is_public(path)
     assert _call("GET", path).status_code == 200
 
 
-def test_without_a_configured_key_nothing_is_asked() -> None:
-    assert _call("POST", "/score", api_key=None, json={"lead_id": "L1"}).status_code == 200
-    assert _call("POST", "/score", api_key="", json={"lead_id": "L1"}).status_code == 200
+def test_public_routes_can_be_extended_without_opening_others() -> None:
+    app = GuardMiddleware(_stand_in, api_key=KEY, max_body_bytes=1_000,
+                          public_paths=frozenset({"/livez", "/ui/login"}))
+
+    async def go(path: str) -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.get(path)).status_code
+
+    assert asyncio.run(go("/ui/login")) == 200
+    assert asyncio.run(go("/ui")) == 401 and asyncio.run(go("/metrics")) == 401
+
+
+def test_an_authoriser_admits_what_it_recognises_and_nothing_else() -> None:
+    def session_cookie(scope, key: bytes) -> bool:  # what a web page's login would check
+        cookie = dict(scope["headers"]).get(b"cookie", b"")
+        return cookie == b"session=" + key[::-1]
+
+    ok = {"Cookie": "session=" + KEY[::-1]}
+    assert _call("GET", "/ui", headers=ok, authorisers=[session_cookie]).status_code == 200
+    bad = {"Cookie": "session=forged"}
+    assert _call("GET", "/ui", headers=bad, authorisers=[session_cookie]).status_code == 401
+    assert _call("GET", "/ui", headers=ok).status_code == 401
+
+
+def test_without_a_configured_key_nothing_is_asked(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="serving.middleware"):
+        assert _call("POST", "/score", api_key=None, json={"lead_id": "L1"}).status_code == 200
+        assert _call("GET", "/model", api_key=None).status_code == 200
+    assert "API key auth is OFF" in caplog.text and "LEADSCORE_API_KEY" in caplog.text
+
+
+def test_with_a_key_the_start_log_says_auth_is_on(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="serving.middleware"):
+        GuardMiddleware(_stand_in, api_key=KEY, max_body_bytes=1_000)
+    assert "API key auth is ON" in caplog.text and "/livez" in caplog.text
+    assert KEY not in caplog.text
+
+
+@pytest.mark.parametrize("key", ["", "  "])
+def test_an_empty_key_is_an_error_naming_the_variable(key: str) -> None:
+    with pytest.raises(ValueError, match="LEADSCORE_API_KEY is set but empty"):
+        GuardMiddleware(_stand_in, api_key=key, max_body_bytes=1_000)
+
+
+def test_an_empty_key_variable_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSCORE_API_KEY", "")
+    with pytest.raises(ValueError, match="LEADSCORE_API_KEY is set but empty"):
+        GuardMiddleware(_stand_in, max_body_bytes=1_000)
 
 
 def test_large_bodies_are_refused_by_declared_length() -> None:
@@ -146,3 +205,22 @@ def test_other_400_bodies_are_left_alone() -> None:
     raw = b'[{"error": "something else"}]'
     assert rewrite_validation_error(raw) == (400, raw)
     assert rewrite_validation_error(b"plain text") == (400, b"plain text")
+
+
+def test_a_websocket_without_the_key_is_refused_and_lifespan_passes() -> None:
+    reached, sent = [], []
+
+    async def app(scope, receive, send) -> None:
+        reached.append(scope["type"])
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    guard = GuardMiddleware(app, api_key=KEY, max_body_bytes=1_000)
+    socket = {"type": "websocket", "path": "/stream", "headers": []}
+    asyncio.run(guard(socket, None, send))
+    assert sent == [{"type": "websocket.close", "code": 1008}] and reached == []
+    keyed = {**socket, "headers": [(b"x-api-key", KEY.encode())]}
+    asyncio.run(guard(keyed, None, send))
+    asyncio.run(guard({"type": "lifespan"}, None, send))
+    assert reached == ["websocket", "lifespan"]

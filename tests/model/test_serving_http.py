@@ -35,6 +35,7 @@ from features.config import FeatureConfig
 from features.leads import lead_feature_registry
 from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
+from serving.middleware import is_public
 from serving.process import ServerProcess, ServiceProcess
 from serving.request_records import score_request_from_tables
 from training.bundle import use_tracking_uri
@@ -263,20 +264,50 @@ def test_openapi_is_served(server: Server) -> None:
             "/model"} <= set(
         spec["paths"])
     assert "422" in spec["paths"]["/score"]["post"]["responses"]
+    for path, item in spec["paths"].items():  # the document declares what the middleware does
+        for operation in (o for o in item.values() if isinstance(o, dict)):
+            assert ("401" in operation["responses"]) == (not is_public(path)), path
+            assert ("security" in operation) == (not is_public(path)), path
 
 
 # --- auth ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [("POST", "/score"), ("POST", "/score/batch"),
-                                              ("POST", "/opportunities/win"),
-                                              ("POST", "/events"), ("POST", "/forecast"),
-                                              ("GET", "/model")])
-def test_routes_need_the_api_key(server: Server, method: str, path: str) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"X-API-Key": KEY[:-1]}):
-        response = server.client.request(method, path, json={"lead_id": "x"}, headers=headers)
-        assert response.status_code == 401
-        assert response.json() == {"error": "missing or invalid API key"}
+def _registered_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route the BentoML app of the service registers, the routes of
+    mounted apps included (a mount without routes, e.g. static files, as one file under it)."""
+    from serving.service import LeadScoring
+
+    def walk(routes, prefix: str) -> list[tuple[str, str]]:
+        found = []
+        for route in routes:
+            path = prefix + getattr(route, "path", "")
+            inner = getattr(route, "routes", None) or getattr(getattr(route, "app", None),
+                                                               "routes", None)
+            if inner is not None:
+                found += walk(inner, path)
+            elif getattr(route, "methods", None):
+                found += [(m, re.sub(r"{[^}]*}", "x", path)) for m in route.methods - {"HEAD"}]
+            else:
+                found.append(("GET", path.rstrip("/") + "/any-file"))
+        return found
+
+    return sorted(set(walk(LeadScoring.to_asgi().routes, "")))
+
+
+def test_every_registered_route_needs_the_key_unless_declared_public(server: Server) -> None:
+    routes = _registered_routes()
+    protected = [(m, p) for m, p in routes if not is_public(p)]
+    assert {("POST", "/score"), ("GET", "/model"), ("GET", "/schema.json")} <= set(protected)
+    assert {("GET", "/livez"), ("GET", "/metrics"), ("GET", "/docs.json")} <= set(routes)
+    for method, path in routes:
+        for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"X-API-Key": KEY[:-1]}):
+            response = server.client.request(method, path, json={}, headers=headers)
+            assert (response.status_code == 401) == (not is_public(path)), (method, path)
+        if not is_public(path):
+            assert response.json() == {"error": "missing or invalid API key"}
+        keyed = server.client.request(method, path, json={}, headers=AUTH)
+        assert keyed.status_code != 401, (method, path, keyed.text)
 
 
 def test_infrastructure_routes_are_open(server: Server) -> None:
