@@ -14,7 +14,7 @@ from features import FeatureConfig, resolve_icp
 from crm.settings import load_settings
 from crm.sample import GeneratorConfig, generate_crm
 from training.model import InsufficientDataError
-from training.registry import promote_challenger
+from training.registry import PromotionRefusedError, promote_challenger
 from training.rules import load_rules
 from training.selection import Candidate
 from training.train import TrainConfig
@@ -23,6 +23,7 @@ from training.workflows import (
     default_as_of_end,
     latest_timestamp,
     load_training_setup,
+    promote_from_tables,
     train_from_tables,
     train_sql_from_tables,
     train_win_from_tables,
@@ -34,6 +35,8 @@ FAST = TrainConfig(make_plots=False, cv_folds=2, candidates=(
     Candidate(name="lightgbm", kind="lightgbm"),
     Candidate(name="logistic", kind="logistic", C=0.1)))
 BOOSTED = FAST.model_copy(update={"candidates": FAST.candidates[:1]})
+STUMP = FAST.model_copy(update={"candidates": (  # one split: a clearly worse model
+    Candidate(name="stump", kind="lightgbm", booster={"num_leaves": 2, "num_boost_round": 1}),)})
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,7 @@ def test_each_model_is_scored_on_the_same_rows_with_its_own_features(tables,
                                                                      tmp_path: Path) -> None:
     settings = settings_in(tmp_path)
     short = FeatureConfig(half_life_days=3.0)
-    champion = train_sql_from_tables(tables, settings, train_config=FAST)
+    champion = train_sql_from_tables(tables, settings, train_config=STUMP, force=True)
     promote_challenger("leadscore-sql", _rows(tables, champion), tracking_uri=_uri(settings))
     challenger = train_sql_from_tables(tables, settings, feature_config=short,
                                        train_config=FAST)
@@ -104,9 +107,29 @@ def test_each_model_is_scored_on_the_same_rows_with_its_own_features(tables,
     pd.testing.assert_frame_equal(mine[["lead_id", "as_of", "label"]].reset_index(drop=True),
                                   theirs[["lead_id", "as_of", "label"]].reset_index(drop=True))
     assert not np.allclose(mine["engagement_decayed"], theirs["engagement_decayed"])
-    result = promote_challenger("leadscore-sql", holdout, tolerance_auc=1, tolerance_brier=1,
-                                tracking_uri=_uri(settings))
-    assert result.promoted and result.champion_version == "1"
+
+
+def test_a_better_challenger_is_promoted_and_a_worse_one_refused(tables,
+                                                                tmp_path: Path) -> None:
+    """The promotion gate with its default tolerances (0.005 AUC and Brier), through the CLI's
+    path: a one-split model (registered with force), a full model with other features
+    (promoted), a one-split one again (refused)."""
+    settings = settings_in(tmp_path)
+    train_sql_from_tables(tables, settings, train_config=STUMP, force=True)
+    assert promote_from_tables("sql", tables, settings).champion_metrics is None
+    train_sql_from_tables(tables, settings, feature_config=FeatureConfig(half_life_days=3.0),
+                          train_config=BOOSTED)
+    better = promote_from_tables("sql", tables, settings)
+    assert better.promoted and (better.champion_version, better.challenger_version) == ("1", "2")
+    assert better.challenger_metrics["roc_auc"] >= better.champion_metrics["roc_auc"] + 0.05
+    assert better.challenger_metrics["brier"] < better.champion_metrics["brier"]
+    train_sql_from_tables(tables, settings, train_config=STUMP, force=True)
+    with pytest.raises(PromotionRefusedError, match="refused challenger v3") as refused:
+        promote_from_tables("sql", tables, settings)
+    worse = refused.value.result
+    assert worse.champion_version == "2" and not worse.promoted
+    assert worse.challenger_metrics["roc_auc"] < worse.champion_metrics["roc_auc"] - 0.005
+    assert "ROC AUC" in worse.reason
 
 
 def _uri(settings) -> str:
