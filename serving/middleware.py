@@ -4,7 +4,8 @@
   as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (compared in constant time,
   ``hmac.compare_digest``), otherwise 401 — unless it is declared public: ``PUBLIC_PATHS``
   (``/livez``, ``/readyz``, ``/healthz``, ``/metrics``, the OpenAPI document ``/docs.json``
-  and the docs page ``/``) and ``PUBLIC_PREFIXES`` (the docs page's assets). A new route is
+  and the docs page ``/``) and ``PUBLIC_PREFIXES`` (the docs page's assets; the web page
+  ``/ui``, which asks for the key itself and then holds a session cookie). A new route is
   therefore protected without anyone remembering to list it. Other ways to prove the same
   right (e.g. a web page's session cookie) plug in as ``authorisers``. An empty key is an
   error, not "auth off"; the middleware logs at start whether auth is on.
@@ -31,8 +32,12 @@ from crm.settings import API_KEY_VARIABLE, check_api_key, load_settings
 logger = logging.getLogger(__name__)
 
 API_PATHS = frozenset({"/score", "/score/batch", "/opportunities/win", "/events", "/forecast"})
-PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/"})
-PUBLIC_PREFIXES: tuple[str, ...] = ("/static_content/",)  # the docs page's scripts and styles
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/docs.json", "/",
+                          "/ui"})
+PUBLIC_PREFIXES: tuple[str, ...] = (
+    "/static_content/",  # the docs page's scripts and styles
+    "/ui/",  # the web page signs in itself (serving.ui: key prompt, then a session cookie)
+)
 FROM_SETTINGS: Any = object()
 
 Scope = dict[str, Any]

@@ -58,6 +58,7 @@ from serving.schemas import (
     WinResponse,
 )
 from serving.settings import ServingSettings
+from serving.ui.auth import session_authoriser
 from serving.ui.routes import handoff_router, ui_app
 
 RULE_ANSWERS = bentoml.metrics.Counter(
@@ -186,6 +187,6 @@ class LeadScoring:
         return _respond(*await handle_events(self.runtime, request))
 
 
-LeadScoring.add_asgi_middleware(GuardMiddleware)
+LeadScoring.add_asgi_middleware(GuardMiddleware, authorisers=(session_authoriser,))
 bound_path_labels(LeadScoring)  # metrics and access log see route templates, not raw paths
 limit_header_time(ServingSettings().header_timeout_seconds)  # before the worker's uvicorn starts
