@@ -66,7 +66,7 @@ def _call(method: str, path: str, *, api_key: str | None = KEY, limit: int = 1_0
                                               ("POST", "/events"), ("GET", "/model"),
                                               ("GET", "/model/"), ("GET", "/schema.json"),
                                               ("GET", "/a-route-added-later"),
-                                              ("POST", "/ui/leads"), ("GET", "/livez/x")])
+                                              ("POST", "/admin/reports"), ("GET", "/livez/x")])
 def test_protected_routes_need_the_key(method: str, path: str, headers: dict) -> None:
     response = _call(method, path, headers=headers, json={})
     assert response.status_code == 401
@@ -90,15 +90,16 @@ def test_declared_public_routes_stay_open(path: str) -> None:
 
 def test_public_routes_can_be_extended_without_opening_others() -> None:
     app = GuardMiddleware(_stand_in, api_key=KEY, max_body_bytes=1_000,
-                          public_paths=frozenset({"/livez", "/ui/login"}))
+                          public_paths=frozenset({"/livez", "/app/login"}), public_prefixes=())
 
     async def go(path: str) -> int:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return (await client.get(path)).status_code
 
-    assert asyncio.run(go("/ui/login")) == 200
-    assert asyncio.run(go("/ui")) == 401 and asyncio.run(go("/metrics")) == 401
+    assert asyncio.run(go("/app/login")) == 200
+    assert asyncio.run(go("/app")) == 401 and asyncio.run(go("/metrics")) == 401
+    assert asyncio.run(go("/ui/")) == 401  # the default prefixes replaced
 
 
 def test_an_authoriser_admits_what_it_recognises_and_nothing_else() -> None:
@@ -107,10 +108,10 @@ def test_an_authoriser_admits_what_it_recognises_and_nothing_else() -> None:
         return cookie == b"session=" + key[::-1]
 
     ok = {"Cookie": "session=" + KEY[::-1]}
-    assert _call("GET", "/ui", headers=ok, authorisers=[session_cookie]).status_code == 200
+    assert _call("GET", "/leads/L1/handoff", headers=ok, authorisers=[session_cookie]).status_code == 200
     bad = {"Cookie": "session=forged"}
-    assert _call("GET", "/ui", headers=bad, authorisers=[session_cookie]).status_code == 401
-    assert _call("GET", "/ui", headers=ok).status_code == 401
+    assert _call("GET", "/leads/L1/handoff", headers=bad, authorisers=[session_cookie]).status_code == 401
+    assert _call("GET", "/leads/L1/handoff", headers=ok).status_code == 401
 
 
 def test_without_a_configured_key_nothing_is_asked(caplog: pytest.LogCaptureFixture) -> None:
