@@ -1,6 +1,6 @@
 """Layers and import cycles: the contracts in pyproject.toml ``[tool.importlinter]``.
 
-leadscore (CLI) → serving → forecast | training → features → crm (data layer): arrows point
+leadscore (CLI) → scale (Dask) → serving → forecast | training → features → crm (data layer): arrows point
 down only, and no package has an import cycle between its modules or subpackages. The checks are
 import-linter's (``lint-imports`` runs the same ones); the second test proves they catch a new
 cycle and an upward import in a copy of the code.
