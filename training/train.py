@@ -85,6 +85,7 @@ from training.rules import RulesConfig
 from training.selection import (
     DEFAULT_CANDIDATES,
     Candidate,
+    FittedCandidate,
     Selection,
     rolling_origin_folds,
     select_model,
@@ -94,6 +95,9 @@ from training.split import TimeSplit, identical_row_groups, split_by_time
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+# Fits the chosen LightGBM candidate again (its parameters and rounds, the selection's category
+# levels) on more rows than the examples hold, e.g. ``scale.training`` on a Dask cluster.
+BoosterRefit = Callable[[FittedCandidate, Selection, TimeSplit], lgb.Booster]
 IDENTICAL_GROUP = "identical_row_group"
 LIGHTGBM_DEFAULTS = {"objective": "binary", "verbosity": -1, "deterministic": True,
                      "force_row_wise": True}  # LightGBM's own defaults otherwise, 100 rounds
@@ -180,6 +184,7 @@ def train_model(
     rules: RulesConfig | None = None,
     data_cut: pd.Timestamp | None = None,
     force: bool = False,
+    refit: BoosterRefit | None = None,
 ) -> TrainResult:
     """Split, fit, calibrate, evaluate, explain, log and register one model.
 
@@ -204,6 +209,8 @@ def train_model(
         data_cut: the ``as_of_end`` the examples were built at; recorded so promotion can
             rebuild the same test slice.
         force: register even when the gate (``training.gate``) refuses the model.
+        refit: when the chosen model is a LightGBM candidate, replaces its newest-fold fit
+            (calibration, evaluation and the gate then judge the refitted booster).
 
     Returns:
         A ``TrainResult``. Raises ``InsufficientDataError`` when the training split is too
@@ -216,7 +223,7 @@ def train_model(
     summary = split.summary(config.label_col)
     notify("split: " + ", ".join(f"{k} {v['rows']} rows / {v['positives']} positives"
                                  for k, v in summary.items()))
-    bundle, selection = select_and_fit(split, registry, config, notify)
+    bundle, selection = select_and_fit(split, registry, config, notify, refit)
     bundle.feature_config = resolve_feature_config(feature_config).to_dict()
     bundle.rules = resolve_rules(rules).model_dump(mode="json")
     if data_cut is not None:
@@ -306,6 +313,7 @@ def select_and_fit(
     registry: FeatureRegistry,
     config: TrainConfig,
     notify: Progress | None = None,
+    refit: BoosterRefit | None = None,
 ) -> tuple[ModelBundle, Selection]:
     """Choose the model on rolling-origin folds, then fit calibrator and grade thresholds on
     the newest fold (valid).
@@ -324,6 +332,10 @@ def select_and_fit(
     chosen = selection.chosen
     model = {"booster": chosen.model} if chosen.candidate.kind == "lightgbm" else {
         "linear": chosen.model}
+    if refit is not None and "booster" in model:
+        model["booster"] = refit(chosen, selection, split)
+        notify(f"refitted {chosen.candidate.name}: {model['booster'].current_iteration()} "
+               "rounds")
     bundle = ModelBundle(booster=model.get("booster"), registry=registry,
                          categorical_levels=selection.levels, calibrator=_IDENTITY,
                          grade_thresholds={"A": 1.0, "B": 1.0, "C": 1.0},

@@ -211,7 +211,7 @@ def train_from_tables(
     setup = load_training_setup(task)
     feature_config = resolve_feature_config(feature_config or setup.feature_config)
     rules = rules or load_rules()
-    train_config = _with_seed(train_config or setup.train_config, settings.seed)
+    train_config = with_seed(train_config or setup.train_config, settings.seed)
     cut = as_of_end if as_of_end is not None else default_as_of_end(tables)
     notify = progress or (lambda message: None)
     notify(f"building {task} examples as of {cut.isoformat()}")
@@ -227,8 +227,8 @@ def train_from_tables(
         feature_config=feature_config, rules=rules, data_cut=cut, force=force)
 
 
-def _with_seed(config: TrainConfig, seed: int) -> TrainConfig:
-    """Use the settings' seed unless the config set one explicitly."""
+def with_seed(config: TrainConfig, seed: int) -> TrainConfig:
+    """``config`` with the settings' seed unless the config set one explicitly."""
     return config if "seed" in config.model_fields_set else config.model_copy(update={"seed": seed})
 
 
