@@ -160,7 +160,7 @@ def path_breakdown(world: dict, body: dict, loops: int = 500) -> list[str]:
         records = timed("request -> canonical records",
                         lambda: build_lead_records(request, 0, AS_OF, None))
         row = timed("records -> features (single-lead path)",
-                    lambda: online_request_features(records, AS_OF, config))
+                    lambda: online_request_features([records], [AS_OF], config)[0])
         matrix = timed("features -> model matrix", lambda: bundle.matrix_from_rows([row]))
         timed("booster.predict + pred_contrib + calibration",
               lambda: bundle.predict_matrix(matrix))

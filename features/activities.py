@@ -7,8 +7,9 @@ activity's company is its ``account_id``, or, when that is blank, its lead's ``a
 Two preparations give the same arrays, so the feature kernels have one implementation:
 
 * ``prepare_activities(activities, leads)`` — a canonical activities table (training, batch);
-* ``prepare_lead_events(events, lead_accounts)`` — ``LeadEvents``, the plain arrays the scoring
-  service holds for one lead, its company and the company's contacts (no pandas per request).
+* ``features.leads.lead_inputs_from_records`` — ``LeadEvents``, the plain arrays the scoring
+  service holds per request for a lead, its company and the company's contacts (no pandas per
+  request), several requests at once, each in its own code space.
 """
 
 from __future__ import annotations
@@ -212,16 +213,3 @@ def factorize_small(values: Iterable[object]) -> tuple[np.ndarray, list]:
     seen: dict[object, int] = {}
     codes = [-1 if v is None else seen.setdefault(v, len(seen)) for v in values]
     return np.asarray(codes, dtype=np.int32), list(seen)
-
-
-def prepare_lead_events(events: LeadEvents,
-                        lead_accounts: Mapping[str | None, str | None]) -> PreparedActivities:
-    """``prepare_activities`` for the events of one request: ``lead_accounts`` maps the
-    request's lead and its company's other leads to their account (for blank accounts)."""
-    lead_codes, lead_ids = factorize_small(events.leads)
-    accounts = [account if account is not None else lead_accounts.get(lead)
-                for account, lead in zip(events.accounts.tolist(), events.leads.tolist())]
-    account_codes, account_ids = factorize_small(accounts)
-    ranks, unique_times = rank_times(events.times)
-    return PreparedActivities(events.times, ranks, unique_times, events.kinds, lead_codes,
-                              lead_ids, account_codes, account_ids)

@@ -24,6 +24,7 @@ known at the lead's creation.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -42,9 +43,9 @@ from features.account import (
 from features.activities import (
     AccountLeads,
     LeadEvents,
+    PreparedActivities,
     factorize_small,
     prepare_activities,
-    prepare_lead_events,
 )
 from features.attributes import attribute_categoricals, attribute_feature_defs, compute_attributes
 from features.bant import (
@@ -76,6 +77,7 @@ from features.pointintime import (
     assemble_feature_frame,
     lookup_lead_rows,
     normalize_pairs,
+    rank_times,
     record_text,
     required_us,
     take_ids,
@@ -270,43 +272,127 @@ def build_lead_features(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFrame,
 
 # ------------------------------------------------------------------------------ one lead
 
-def lead_inputs_from_records(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
-                             events: LeadEvents, as_of: pd.Timestamp | datetime,
-                             config: FeatureConfig,
-                             account_leads: AccountLeads | None = None) -> LeadInputs:
-    """``LeadInputs`` of one lead from plain, typed records (the single-lead path).
+@dataclass(frozen=True)
+class LeadQuery:
+    """One lead to score at ``as_of``, from the plain, typed records the scoring service holds.
 
-    Raises:
-        ValueError: naive ``as_of``, missing or naive ``created_at``, or a lead created at or
-            after ``as_of``.
+    Attributes:
+        lead: the canonical leads record (typed values; ``lead_id`` and ``created_at`` needed).
+        account: the lead's accounts record, or None.
+        events: the lead's activities and those of the other contacts of its company.
+        as_of: timezone-aware scoring time.
+        account_leads: the other leads of the company (blank activity accounts and lead
+            counts); None for none.
     """
-    as_of_us = required_us(as_of, "as_of")
+
+    lead: Mapping[str, Any]
+    account: Mapping[str, Any] | None
+    events: LeadEvents
+    as_of: pd.Timestamp | datetime
+    account_leads: AccountLeads | None = None
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One request's arrays with codes local to it (``_merge_requests`` offsets them)."""
+
+    as_of: int
+    has_account: bool
+    account: Mapping[str, Any] | None
+    events: LeadEvents
+    lead_codes: np.ndarray
+    n_leads: int
+    account_codes: np.ndarray
+    n_accounts: int
+    lead_code: int
+    account_code: int
+    lead_accounts: np.ndarray
+    lead_created: list[int]
+    n_lead_accounts: int
+
+
+def _request_arrays(request: LeadQuery) -> _Request:
+    """Check one request and code its leads and accounts (the company's, for blank ones)."""
+    as_of_us = required_us(request.as_of, "as_of")
+    lead = request.lead
     created = required_us(lead.get("created_at"), "leads.created_at")
     lead_id, account_id = record_text(lead.get("lead_id")), record_text(lead.get("account_id"))
     if created >= as_of_us:
         raise ValueError(f"as_of is at or before the lead's created_at (a lead cannot be scored "
                          f"before it exists): {lead_id}")
-    others = account_leads or AccountLeads([], [], [])
+    others = request.account_leads or AccountLeads([], [], [])
+    account = request.account
     known = account is not None and account_id is not None and record_text(
         account.get("account_id")) == account_id
     mine = [i for i, other in enumerate(others.ids) if other != lead_id]
     lead_account_codes, lead_account_ids = factorize_small(
         [account_id, *(others.accounts[i] for i in mine)])
-    prepared = prepare_lead_events(events, {**dict(zip(others.ids, others.accounts)),
-                                            lead_id: account_id})
+    owners = {**dict(zip(others.ids, others.accounts)), lead_id: account_id}
+    events = request.events
+    lead_codes, lead_ids = factorize_small(events.leads)
+    account_codes, account_ids = factorize_small(
+        [owner if owner is not None else owners.get(lead_of)
+         for owner, lead_of in zip(events.accounts.tolist(), events.leads.tolist())])
+    return _Request(
+        as_of=as_of_us, has_account=account_id is not None, account=account if known else None,
+        events=events, lead_codes=lead_codes, n_leads=len(lead_ids),
+        account_codes=account_codes, n_accounts=len(account_ids),
+        lead_code=_position(lead_ids, lead_id), account_code=_position(account_ids, account_id),
+        lead_accounts=lead_account_codes, lead_created=[created, *(others.created[i] for i in mine)],
+        n_lead_accounts=len(lead_account_ids))
+
+
+def _offset(codes: np.ndarray, offset: int) -> np.ndarray:
+    return np.where(codes >= 0, codes + offset, codes)
+
+
+def _merge_requests(parts: Sequence[_Request], config: FeatureConfig) -> LeadInputs:
+    """One ``LeadInputs`` over the requests, each in its own code space: request i's leads
+    and accounts never meet request j's, even when they share an id."""
+    lead_start = np.cumsum([0, *(p.n_leads for p in parts)])
+    account_start = np.cumsum([0, *(p.n_accounts for p in parts)])
+    known_start = np.cumsum([0, *(p.n_lead_accounts for p in parts)])
+    times = np.concatenate([p.events.times for p in parts]).astype(np.int64, copy=False)
+    ranks, unique_times = rank_times(times)
+    activities = PreparedActivities(
+        times, ranks, unique_times, np.concatenate([p.events.kinds for p in parts]),
+        np.concatenate([_offset(p.lead_codes, s) for p, s in zip(parts, lead_start)]),
+        range(int(lead_start[-1])),
+        np.concatenate([_offset(p.account_codes, s) for p, s in zip(parts, account_start)]),
+        range(int(account_start[-1])))
+    accounts = [p.account for p in parts if p.account is not None]
+    account_rows = np.cumsum([p.account is not None for p in parts]) - 1
     return LeadInputs(
-        as_of=np.array([as_of_us], dtype=np.int64),
-        lead=record_columns([lead], _lead_columns(config)),
-        has_account=np.array([account_id is not None]),
-        accounts=record_columns([account] if known else [], ACCOUNT_COLUMNS, "accounts"),
-        account_rows=np.array([0 if known else -1], dtype=np.int64),
-        activities=prepared,
-        lead_codes=np.array([_position(prepared.lead_ids, lead_id)], dtype=np.int64),
-        account_codes=np.array([_position(prepared.account_ids, account_id)], dtype=np.int64),
-        lead_accounts=lead_account_codes.astype(np.int64),
-        lead_created=np.array([created, *(others.created[i] for i in mine)], dtype=np.int64),
-        n_lead_accounts=len(lead_account_ids),
-        known_lead_accounts=np.array([_position(lead_account_ids, account_id)], dtype=np.int64))
+        as_of=np.array([p.as_of for p in parts], dtype=np.int64),
+        lead=None,  # filled by the caller (record_columns checks and types the values)
+        has_account=np.array([p.has_account for p in parts]),
+        accounts=record_columns(accounts, ACCOUNT_COLUMNS, "accounts"),
+        account_rows=np.where([p.account is not None for p in parts], account_rows, -1),
+        activities=activities,
+        lead_codes=np.array([_offset(np.array(p.lead_code), s)
+                             for p, s in zip(parts, lead_start)], dtype=np.int64),
+        account_codes=np.array([_offset(np.array(p.account_code), s)
+                                for p, s in zip(parts, account_start)], dtype=np.int64),
+        lead_accounts=np.concatenate([_offset(p.lead_accounts, s)
+                                      for p, s in zip(parts, known_start)]).astype(np.int64),
+        lead_created=np.array([c for p in parts for c in p.lead_created], dtype=np.int64),
+        n_lead_accounts=int(known_start[-1]),
+        known_lead_accounts=np.array([s if p.lead_accounts[0] >= 0 else -1
+                                      for p, s in zip(parts, known_start)], dtype=np.int64))
+
+
+def lead_inputs_from_records(requests: Sequence[LeadQuery],
+                             config: FeatureConfig) -> LeadInputs:
+    """``LeadInputs`` of several requests' plain records, one pair each (the serving path).
+
+    Raises:
+        ValueError: naive ``as_of``, missing or naive ``created_at``, a lead created at or
+            after ``as_of``, or a value that does not convert.
+    """
+    parts = [_request_arrays(request) for request in requests]
+    inputs = _merge_requests(parts, config)
+    return dataclasses.replace(inputs, lead=record_columns(
+        [request.lead for request in requests], _lead_columns(config)))
 
 
 def _position(values: Sequence, value: object) -> int:
@@ -318,35 +404,46 @@ def _position(values: Sequence, value: object) -> int:
         return -1
 
 
+def build_request_features(requests: Sequence[LeadQuery],
+                           config: FeatureConfig) -> list[dict[str, Any]]:
+    """Every lead feature of each request, as ``build_lead_features`` computes it.
+
+    The requests run through the kernels together (one set of numpy calls for all of them,
+    which is what makes a batch of concurrent ``/score`` requests cheap), each in its own code
+    space: a request's features depend only on its own records.
+
+    Args:
+        requests: each lead's records and ``as_of``.
+        config: the model's ``FeatureConfig`` (its ICP resolved once by the caller, e.g.
+            ``dataclasses.replace(config, icp=resolve_icp(config))``, saves a file read).
+
+    Returns:
+        Per request, feature name -> value in registry order: floats (``np.float64``, NaN =
+        unknown) for numbers and flags, text (None = missing) for categories.
+
+    Raises:
+        ValueError: naive ``as_of``, missing or naive ``created_at``, a lead created at or
+            after ``as_of``, or a value that does not convert (the caller retries one by one
+            to find the request at fault).
+    """
+    if not requests:
+        return []
+    out: dict[str, Any] = {}
+    for values in compute_lead_groups(lead_inputs_from_records(requests, config),
+                                      config).values():
+        out.update(values)
+    names = _feature_names(config)
+    return [{name: out[name][i] for name in names} for i in range(len(requests))]
+
+
 def build_single_lead_features(lead: Mapping[str, Any], account: Mapping[str, Any] | None,
                                events: LeadEvents, as_of: pd.Timestamp | datetime,
                                config: FeatureConfig,
                                account_leads: AccountLeads | None = None) -> dict[str, Any]:
-    """Every lead feature of one lead at ``as_of``, as ``build_lead_features`` computes it.
-
-    Args:
-        lead: the canonical leads record (typed values; ``lead_id`` and ``created_at`` needed).
-        account: the lead's accounts record, or None.
-        events: the lead's activities and those of the other contacts of its company.
-        as_of: timezone-aware scoring time.
-        config: the model's ``FeatureConfig`` (its ICP resolved once by the caller, e.g.
-            ``dataclasses.replace(config, icp=resolve_icp(config))``, saves a file read).
-        account_leads: the other leads of the company (blank activity accounts and lead
-            counts); None for none.
-
-    Returns:
-        Feature name -> value in registry order: floats (``np.float64``, NaN = unknown) for
-        numbers and flags, text (None = missing) for categories.
-
-    Raises:
-        ValueError: naive ``as_of``, missing or naive ``created_at``, a lead created at or
-            after ``as_of``, or a value that does not convert.
-    """
-    inputs = lead_inputs_from_records(lead, account, events, as_of, config, account_leads)
-    out: dict[str, Any] = {}
-    for values in compute_lead_groups(inputs, config).values():
-        out.update(values)
-    return {name: out[name][0] for name in _feature_names(config)}
+    """Every lead feature of one lead at ``as_of`` (``build_request_features`` for one
+    ``LeadQuery``; see there)."""
+    return build_request_features(
+        [LeadQuery(lead, account, events, as_of, account_leads)], config)[0]
 
 
 def single_lead_frame(rows: Sequence[Mapping[str, Any]], lead_ids: Sequence[str],

@@ -9,11 +9,12 @@ Scoring a batch of leads:
 
 1. look up what the requests leave to the store (one query per table for the batch);
 2. turn each request into canonical records with slotted ids (``serving.request_records``);
-3. build each request's features with ``features.leads.build_single_lead_features`` — the
-   same feature kernels as the batch path (``features.leads.build_lead_features``) run on one
-   lead's arrays, without pandas, using the model's own ``FeatureConfig`` (its ICP included,
-   as stored in the bundle at training); a request whose features cannot be built gets its
-   own error, the others are scored;
+3. build the requests' features with ``features.leads.build_request_features`` — the same
+   feature kernels as the batch path (``features.leads.build_lead_features``), run once for
+   the whole batch on the requests' own arrays (each in its own code space), without pandas,
+   using the model's own ``FeatureConfig`` (its ICP included, as stored in the bundle at
+   training); when that fails, each request is built alone so that only a request whose
+   features cannot be built gets an error, the others are scored;
 4. model: calibrated probability, score, grade, TreeSHAP reasons; on any model error, and
    when no model is loaded, the rules answer instead, and the answer says so (``source:
    rules`` with a ``fallback_reason``);
@@ -43,7 +44,12 @@ import pandas as pd
 
 from features.activities import AccountLeads, LeadEvents
 from features.config import FeatureConfig
-from features.leads import build_single_lead_features, lead_feature_registry, single_lead_frame
+from features.leads import (
+    LeadQuery,
+    build_request_features,
+    lead_feature_registry,
+    single_lead_frame,
+)
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
@@ -369,8 +375,7 @@ class LeadScorer:
         config = model.feature_config if model is not None else rule_set.feature_config
         if rule_set.rules.features - set(rows[0]):  # the model's config lacks rule features
             config = dataclasses.replace(FeatureConfig(), icp=config.icp)
-            rows = [online_request_features(record, as_of, config)
-                    for record, as_of in zip(records, as_ofs)]
+            rows = online_request_features(records, as_ofs, config)
         frame = single_lead_frame(rows, [r.lead_id for r in records], as_ofs,
                                      _registry_of(config))
         answered = self._rule_answers(frame, rule_set.rules, jobs, as_ofs, records, reason,
@@ -505,30 +510,43 @@ def _registry_of(config: FeatureConfig):
 def _feature_rows(records: Sequence[LeadRecords | RequestError], as_ofs: Sequence[pd.Timestamp],
                   config: FeatureConfig) -> list[dict | RequestError]:
     """Each request's feature row, or its error (a record that failed, or features that
-    cannot be built from what it sent)."""
-    rows: list[dict | RequestError] = []
-    for record, as_of in zip(records, as_ofs):
-        if isinstance(record, RequestError):
-            rows.append(record)
-            continue
-        try:
-            rows.append(online_request_features(record, as_of, config))
-        except (ValueError, KeyError, TypeError) as error:
-            rows.append(_feature_error(error, "lead"))
+    cannot be built from what it sent). One kernel call for the batch; when it fails, one
+    call per request, so a bad request loses only its own answer."""
+    good = [i for i, record in enumerate(records) if not isinstance(record, RequestError)]
+    rows: list[dict | RequestError] = list(records)
+    try:
+        built = online_request_features([records[i] for i in good], [as_ofs[i] for i in good],
+                                        config)
+    except (ValueError, KeyError, TypeError):
+        built = [_one_feature_row(records[i], as_ofs[i], config) for i in good]
+    for i, row in zip(good, built):
+        rows[i] = row
     return rows
 
 
-def online_request_features(records: LeadRecords, as_of: pd.Timestamp,
-                            config: FeatureConfig) -> dict:
-    """The lead features of one request (``features.leads.build_single_lead_features``: the
-    batch kernels on one lead's arrays), from its lead, company, activities and stored
-    context."""
+def _one_feature_row(record: LeadRecords, as_of: pd.Timestamp,
+                     config: FeatureConfig) -> dict | RequestError:
+    try:
+        return online_request_features([record], [as_of], config)[0]
+    except (ValueError, KeyError, TypeError) as error:
+        return _feature_error(error, "lead")
+
+
+def online_request_features(records: Sequence[LeadRecords], as_ofs: Sequence[pd.Timestamp],
+                            config: FeatureConfig) -> list[dict]:
+    """The lead features of each request (``features.leads.build_request_features``: the
+    batch kernels run once on the requests' own arrays), from its lead, company, activities
+    and stored context."""
+    return build_request_features([_lead_query(record, as_of)
+                                   for record, as_of in zip(records, as_ofs)], config)
+
+
+def _lead_query(records: LeadRecords, as_of: pd.Timestamp) -> LeadQuery:
     events = [LeadEvents.from_records(records.activities)]
     if records.stored_activities is not None and len(records.stored_activities):
         events.append(LeadEvents.from_frame(records.stored_activities))
-    return build_single_lead_features(
-        records.lead, records.account, LeadEvents.concat(events), as_of, config,
-        AccountLeads.from_frame(records.account_leads))
+    return LeadQuery(records.lead, records.account, LeadEvents.concat(events), as_of,
+                     AccountLeads.from_frame(records.account_leads))
 
 
 def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:

@@ -14,7 +14,13 @@ import pytest
 from crm.sample import GeneratorConfig, generate_crm
 from crm.schema import ACTIVITY_TYPES
 from features.config import FeatureConfig
-from features.leads import LEAD_GROUPS, build_lead_features, build_single_lead_features
+from features.leads import (
+    LEAD_GROUPS,
+    LeadQuery,
+    build_lead_features,
+    build_request_features,
+    build_single_lead_features,
+)
 from tests.code.test_single_lead import assert_same_vector, single_lead_inputs
 
 CONFIG = FeatureConfig(attributes={"newsletter_opt_in": "bool", "prefecture": "category"})
@@ -68,6 +74,21 @@ def test_single_lead_path_equals_the_batch_path(parity, group) -> None:
     assert GROUPS[group], f"group {group} declares no feature under the test config"
     for position, single in enumerate(singles):
         assert_same_vector(single, batch.iloc[position], GROUPS[group], f"pair {position}")
+
+
+def test_requests_scored_together_equal_each_scored_alone(crm, parity) -> None:
+    """The service builds concurrent requests' features in one kernel call: each request has
+    its own code space, so the same lead (and company) at several ``as_of`` in one call, with
+    other companies' requests between them, gets exactly its single-request vector."""
+    pairs = boundary_pairs(crm, n_leads=12)
+    requests = [LeadQuery(**single_lead_inputs(crm, lead_id), as_of=as_of)
+                for lead_id, as_of in pairs.itertuples(index=False)]
+    assert pairs["lead_id"].duplicated().any()  # a lead twice in one call
+    together = build_request_features(requests, CONFIG)
+    names = [name for names in GROUPS.values() for name in names]
+    for position, request in enumerate(requests):
+        alone = build_request_features([request], CONFIG)[0]
+        assert_same_vector(together[position], pd.Series(alone), names, f"pair {position}")
 
 
 def test_window_edges_are_in_the_pairs(crm) -> None:
