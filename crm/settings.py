@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="If set, every route of the service except the public ones requires "
                           "it; set but empty is an error.")
+    drift_warn_psi: float = Field(
+        0.1, gt=0, description="PSI of a feature or the score against the model's reference "
+                               "from which drift is reported as 'warn' (LEADSCORE_DRIFT_WARN_PSI).")
+    drift_alert_psi: float = Field(
+        0.25, gt=0, description="PSI from which drift is an 'alert': `leadscore drift` exits "
+                                "non-zero, the service logs a WARNING naming the features.")
     sql_model_name: str = "leadscore-sql"
     win_model_name: str = "leadscore-win"
     seed: int = 42
@@ -109,6 +115,13 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"fx_rates must map 3-letter currency codes to positive rates, "
                              f"got {bad}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_drift_thresholds(self) -> "Settings":
+        if self.drift_warn_psi > self.drift_alert_psi:
+            raise ValueError(f"drift_warn_psi ({self.drift_warn_psi}) must not exceed "
+                             f"drift_alert_psi ({self.drift_alert_psi})")
         return self
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ from crm.settings import Settings, load_settings, redact_url
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.batching import MicroBatcher
+from serving.drift import DriftMonitor
 from serving.lookups import find_conflicts, find_unknown_leads, ingest_events
 from serving.request_records import RequestError, canonical_frame, describe_schema_problems
 from serving.schemas import (
@@ -45,6 +46,7 @@ from serving.schemas import (
 from serving.scorer import LeadJob, LeadScorer, LoadedModel
 from serving.settings import ServingSettings
 from serving.watcher import MlflowRegistry, ModelWatcher, Registry
+from training.drift import DriftReport
 from training.rules import load_rules
 
 logger = logging.getLogger(__name__)
@@ -64,13 +66,16 @@ class ServingRuntime:
     batcher: MicroBatcher
     fetcher: MicroBatcher
     store: CRMStore | None
+    drift: DriftMonitor
 
     def start(self) -> "ServingRuntime":
-        """Start batching and registry polling (the scorer turns ready after the first check)."""
+        """Start batching, registry polling (the scorer turns ready after the first check) and
+        drift checks."""
         freeze_heap(collect=True)
         sys.setswitchinterval(self.serving.switch_interval_ms / 1000)
         self.start_batchers()
         self.watcher.start()
+        self.drift.start(self.serving.drift_check_seconds)
         return self
 
     def start_batchers(self) -> None:
@@ -79,8 +84,9 @@ class ServingRuntime:
         self.fetcher.start()
 
     def stop(self) -> None:
-        """Stop polling, then finish queued requests."""
+        """Stop polling and drift checks, then finish queued requests."""
         self.watcher.stop()
+        self.drift.stop()
         self.fetcher.close()
         self.batcher.close()
 
@@ -102,13 +108,15 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
                   registry: Registry | None = None,
                   on_rule_answer: Callable[[str, str, int], None] | None = None,
                   on_load_failure: Callable[[str], None] | None = None,
-                  on_batch: Callable[[int], None] | None = None) -> ServingRuntime:
+                  on_batch: Callable[[int], None] | None = None,
+                  on_drift: Callable[[DriftReport], None] | None = None) -> ServingRuntime:
     """Assemble the service from settings (default: environment and YAML) and a model
     registry (default: the MLflow registry at ``settings.mlflow_tracking_uri``).
 
     The rules file is the last resort only: a model answers with the rules stored in its
     bundle, and with no model the rules of the newest registered version answer (see
-    ``serving.scorer``).
+    ``serving.scorer``). ``on_drift`` receives each drift report of the recent scored leads
+    (``serving.drift``).
 
     Raises:
         ValueError / FileNotFoundError: the rules file is missing or invalid (the rules are
@@ -121,8 +129,12 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
                 redact_url(settings.mlflow_tracking_uri), settings.sql_model_name,
                 settings.win_model_name, serving.rules_path)
     store = CRMStore(settings.database_url) if settings.database_url else None
+    drift = DriftMonitor(serving.drift_window, min(serving.drift_min_rows, serving.drift_window),
+                         settings.drift_warn_psi, settings.drift_alert_psi, on_report=on_drift)
     scorer = LeadScorer(load_rules(serving.rules_path), store, on_rule_answer=on_rule_answer,
-                        rules_source=str(serving.rules_path))
+                        rules_source=str(serving.rules_path),
+                        on_model_scores=lambda model, matrix, proba: drift.record(
+                            (model.name, model.version), model.bundle, matrix, proba))
     names = {"sql": settings.sql_model_name}
     if serving.load_win_model:
         names["win"] = settings.win_model_name
@@ -134,7 +146,7 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
                            serving.micro_batch_wait_ms, name="lead-batcher", on_batch=on_batch)
     fetcher = MicroBatcher(scorer.fetch_contexts, serving.micro_batch_size, 0.0,
                            name="store-fetcher")
-    return ServingRuntime(settings, serving, scorer, watcher, batcher, fetcher, store)
+    return ServingRuntime(settings, serving, scorer, watcher, batcher, fetcher, store, drift)
 
 
 def resolve_language(requested: str | None, accept_language: str | None) -> str:

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from features.activities import AccountLeads, LeadEvents
@@ -180,11 +181,15 @@ class LeadScorer:
         on_rule_answer: called with (kind, reason, count) whenever rules answer, e.g. to
             count them in Prometheus.
         rules_source: where ``rules`` come from (shown by ``GET /model``).
+        on_model_scores: called with (model, input matrix, probabilities) after a model
+            scored API requests (e.g. ``serving.drift.DriftMonitor.record``).
     """
 
     def __init__(self, rules: RulesConfig, store: CRMStore | None = None,
                  on_rule_answer: Callable[[str, str, int], None] | None = None,
-                 rules_source: str = "rules file"):
+                 rules_source: str = "rules file",
+                 on_model_scores: Callable[[LoadedModel, np.ndarray, np.ndarray], None]
+                 | None = None):
         self.store = store
         self.default_config = resolve_feature_config(None)
         self.file_rules = RuleSet(rules, self.default_config, rules_source)
@@ -195,6 +200,7 @@ class LeadScorer:
         self._ready = threading.Event()
         self._rule_counts: Counter[str] = Counter()
         self._on_rule_answer = on_rule_answer
+        self._on_model_scores = on_model_scores
 
     # --- state ---------------------------------------------------------------------------
 
@@ -365,7 +371,7 @@ class LeadScorer:
         if model is not None:
             try:
                 return self._model_answers(model, rule_set.rules, rows, jobs, as_ofs, records,
-                                           explain)
+                                           explain, record=count)
             except Exception:  # any model failure: the rules answer instead
                 logger.exception("%s v%s failed to predict; answering with the rules",
                                  model.name, model.version)
@@ -386,7 +392,7 @@ class LeadScorer:
 
     def _model_answers(self, model: LoadedModel, rules: RulesConfig, rows: list[dict],
                        jobs: list[LeadJob], as_ofs: list[pd.Timestamp],
-                       records: list[LeadRecords], explain: bool = True
+                       records: list[LeadRecords], explain: bool = True, record: bool = False
                        ) -> list[ScoreResponse]:
         bundle = model.bundle
         matrix = bundle.matrix_from_rows(rows)
@@ -394,6 +400,8 @@ class LeadScorer:
             proba, contributions = bundle.predict_matrix(matrix)
         else:  # contributions (TreeSHAP) cost far more than the prediction itself
             proba = bundle.calibrator.transform(bundle.raw_matrix(matrix))
+        if record and self._on_model_scores is not None:
+            self._on_model_scores(model, matrix, proba)
         scores = to_score(proba)
         grades = assign_grades(proba, bundle.grade_thresholds)
         actions = recommend_actions(scores, {name: [row[name] for row in rows]

@@ -11,7 +11,8 @@ Routes (request and response models in ``serving.schemas``; logic in ``serving.r
 * ``GET /model`` — active model versions, metrics, load times, fallbacks, last load errors;
 * BentoML's ``/livez``, ``/readyz`` (ready once a model or the rules answer) and
   ``/metrics`` (Prometheus, with ``leadscore_rule_answers_total``,
-  ``leadscore_model_load_failures_total`` and ``leadscore_micro_batch_size``);
+  ``leadscore_model_load_failures_total``, ``leadscore_micro_batch_size`` and
+  ``leadscore_drift_psi``: one series per model feature and the score, ``serving.drift``);
 * ``/ui/`` — the web page (``serving.ui``): priority list, lead pages with the hand-off
   package, forecast and model pages; ``GET /leads/{id}/handoff`` — the package as JSON or
   Markdown;
@@ -60,6 +61,7 @@ from serving.schemas import (
 from serving.settings import ServingSettings
 from serving.ui.auth import session_authoriser
 from serving.ui.routes import handoff_router, ui_app
+from training.drift import DriftReport
 
 RULE_ANSWERS = bentoml.metrics.Counter(
     name="leadscore_rule_answers",
@@ -69,6 +71,11 @@ LOAD_FAILURES = bentoml.metrics.Counter(
     name="leadscore_model_load_failures",
     documentation="Failed loads of a registered champion (the previous model kept serving).",
     labelnames=["model"])
+DRIFT_PSI = bentoml.metrics.Gauge(
+    name="leadscore_drift_psi",
+    documentation="PSI of the recent model-scored leads against the served model's reference, "
+                  "per model feature and for the score (serving.drift).",
+    labelnames=["feature"], multiprocess_mode="livemostrecent")
 BATCH_SIZE = bentoml.metrics.Histogram(
     name="leadscore_micro_batch_size",
     documentation="Leads scored together per micro-batch (adaptive batching).",
@@ -121,6 +128,12 @@ def _observe_batch(size: int) -> None:
     BATCH_SIZE.observe(size)
 
 
+def _set_drift(report: DriftReport) -> None:
+    """One gauge series per model feature and one for the score (never per request value)."""
+    for row in report.all_rows:
+        DRIFT_PSI.labels(feature=row.name).set(row.psi)
+
+
 def _respond(status: int, body, ctx: bentoml.Context | None = None):
     """The answer; errors as JSON with their status (BentoML copies ``ctx``'s status onto the
     response of an API that takes ``ctx``, so it is set there too)."""
@@ -146,7 +159,7 @@ class LeadScoring:
         install_log_filters()
         self.runtime: ServingRuntime = build_runtime(
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
-            on_batch=_observe_batch).start()
+            on_batch=_observe_batch, on_drift=_set_drift).start()
         self.forecasts = ForecastService(self.runtime.store, self.runtime.settings)
 
     def __is_ready__(self) -> bool:

@@ -45,3 +45,12 @@ class ServingSettings(BaseSettings):
     switch_interval_ms: float = Field(
         1.0, gt=0, le=100, description="Python's thread switch interval (sys.setswitchinterval): "
         "how long the scoring thread may hold the GIL while the HTTP event loop waits.")
+    drift_window: int = Field(
+        5_000, ge=10, le=1_000_000, description="Recent model-scored leads whose inputs and "
+        "scores are kept in memory for drift checks (numbers and category codes only).")
+    drift_min_rows: int = Field(
+        500, ge=1, le=1_000_000, description="Fewest scored leads in the window before drift "
+        "is checked (smaller samples make PSI noisy).")
+    drift_check_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often the window is compared with the model's "
+                                          "reference (gauge leadscore_drift_psi, alert log).")

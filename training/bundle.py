@@ -10,7 +10,8 @@ feature then the base value).
 On disk a bundle is two files: the model (``model.txt``, LightGBM's text format, or
 ``linear.json``, the linear model's bins and weights) and ``bundle.json`` (model kind, feature
 registry, category levels, calibrator, grade thresholds, training config, the feature settings
-with the resolved ICP, the rules, training-data summary for drift checks, metrics). A model
+with the resolved ICP, the rules, training-data summary and the binned drift reference of
+the test slice (``training.drift``), metrics). A model
 version is self-contained: serving builds features with the bundle's own ICP and feature
 settings and applies the bundle's own rules, so editing ``config/icp.yaml`` or
 ``config/rules.yaml`` changes only the next training run. ``load_bundle`` reads them back from

@@ -11,7 +11,8 @@ when the gate passed, or with ``force``).
 Which slice does what: **train** holds the older folds and fits the model and the category
 levels; **valid** (newer) is the newest fold: it scores the candidates with the older folds,
 fits the calibrator, the grade thresholds and the rule baseline's sigmoid; **test** (newest) is
-used for nothing but measurement, so its numbers are honest.
+used for nothing but measurement, so its numbers are honest (and, binned, as the drift
+reference stored in the bundle: ``training.drift``).
 
 Rows of different leads with identical features (the same person entered twice) share a group
 (``group_identical_rows``) that never sits on both sides of the split or of a fold.
@@ -55,6 +56,7 @@ from training.bundle import (
     summarize_training_data,
     use_tracking_uri,
 )
+from training.drift import build_drift_reference
 from training.evaluate import (
     EvaluationReport,
     compare_reports,
@@ -353,6 +355,8 @@ def select_and_fit(
                      "candidate": chosen.candidate.name, "model_size": bundle.model_size(),
                      "cv_folds_used": len(folds)}
     bundle.training_summary = summarize_training_data(split.train, registry, selection.levels)
+    bundle.training_summary["drift"] = build_drift_reference(
+        bundle.matrix(split.test), bundle.predict_proba(split.test), registry, selection.levels)
     return bundle, selection
 
 

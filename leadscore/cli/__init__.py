@@ -3,7 +3,7 @@
 The top of the house and the only place that wires the stages together. Each command group is a
 module with its own Typer app ``commands`` (``data``: generate, import, export, load, summary;
 ``train``: train, promote, rollback; ``score``: batch scoring to a file; ``forecasts``:
-forecast, backtest; ``serve``: serve, openapi; ``docs``; ``demo``: all of them in a row). A new group is a module like these plus one
+forecast, backtest; ``serve``: serve, openapi; ``monitor``: drift; ``docs``; ``demo``: all of them in a row). A new group is a module like these plus one
 entry in ``COMMAND_GROUPS``.
 """
 
@@ -17,14 +17,14 @@ from typing import Annotated, Optional
 import typer
 
 from crm.settings import CONFIG_ENV_VAR
-from leadscore.cli import data, demo, docs, forecasts, score, serve, train
+from leadscore.cli import data, demo, docs, forecasts, monitor, score, serve, train
 from leadscore.reports_cli import register_report_commands
 
 app = typer.Typer(help="Lead scoring and pipeline forecasting for B2B inside sales.",
                   no_args_is_help=True, add_completion=False)
 
 COMMAND_GROUPS = (data.commands, train.commands, score.commands, forecasts.commands,
-                  serve.commands, docs.commands, demo.commands)
+                  serve.commands, monitor.commands, docs.commands, demo.commands)
 for group in COMMAND_GROUPS:
     app.add_typer(group)
 register_report_commands(app)  # funnel, dedupe, plan, recycle

@@ -18,6 +18,8 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from training.drift import population_stability_index
+
 logger = logging.getLogger(__name__)
 
 ALIASES = ("champion", "challenger")
@@ -94,10 +96,7 @@ def population_stability(calibration: Sequence[dict], probabilities: Sequence[fl
     for row in calibration:
         expected[int(row["bin"])] = row["rows"]
     bins = np.minimum((np.asarray(probabilities) * n_bins).astype(int), n_bins - 1)
-    actual = np.bincount(bins, minlength=n_bins).astype(float)
-    e = np.clip(expected / expected.sum(), 1e-4, None)
-    a = np.clip(actual / actual.sum(), 1e-4, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return population_stability_index(expected, np.bincount(bins, minlength=n_bins))
 
 
 def _finite(value: object) -> bool:

@@ -126,7 +126,8 @@ def _env(world: World, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(world: World, tmp_path_factory: pytest.TempPathFactory):
     env = _env(world, LEADSCORE_API_KEY=KEY, LEADSCORE_SQL_MODEL_NAME="http-sql",
-               LEADSCORE_WIN_MODEL_NAME="http-win")
+               LEADSCORE_WIN_MODEL_NAME="http-win", LEADSCORE_SERVING_DRIFT_MIN_ROWS="20",
+               LEADSCORE_SERVING_DRIFT_CHECK_SECONDS="0.3")
     process = Server(env, tmp_path_factory.mktemp("logs") / "main.log")
     try:
         process.wait_ready()
@@ -213,6 +214,27 @@ def test_batch_answers_equal_single_answers(server: Server, world: World) -> Non
     assert batch.status_code == 200, batch.text
     singles = [server.client.post("/score", json=lead, headers=AUTH).json() for lead in leads]
     assert batch.json()["results"] == singles
+
+
+def test_drift_gauge_has_one_series_per_model_feature_and_the_score(server: Server,
+                                                                    world: World) -> None:
+    # 120 leads, each sent with its own values: the gauge's series follow the model's features,
+    # never the requests
+    leads = [_inline(world, lead) for lead in _stored_leads(world, 120)]
+    for start in range(0, len(leads), MAX_BATCH):
+        answer = server.client.post("/score/batch", json={"leads": leads[start:start + MAX_BATCH]},
+                                    headers=AUTH)
+        assert answer.status_code == 200, answer.text
+
+    def series() -> list[str]:
+        return [line for line in server.client.get("/metrics").text.splitlines()
+                if line.startswith("leadscore_drift_psi{")]
+
+    _wait_for(lambda: len(series()) > 0, message="drift gauge set")
+    features = server.client.get("/model", headers=AUTH).json()["models"]["sql"]["features"]
+    names = {re.search(r'feature="([^"]+)"', line)[1] for line in series()}
+    assert len(series()) == features + 1 and "score" in names
+    assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in series())
 
 
 def test_win_probability_with_reasons(server: Server, world: World) -> None:

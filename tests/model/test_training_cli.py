@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from crm.sample import GeneratorConfig, generate_crm
 from crm.store import CRMStore
+from training.bundle import load_bundle
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_cli")]
 
@@ -149,3 +150,27 @@ def test_tiny_crm_is_refused_and_serving_stays_on_rules(tmp_path: Path,
     assert client.search_model_versions("name = 'leadscore-sql'") == []
     tag = client.get_registered_model("leadscore-sql").tags[REFUSAL_TAG]
     assert "not enough data to train" in tag
+
+
+def test_drift_prints_psi_per_feature_and_exits_1_on_alert(env: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    # the champion trained above; its bundle holds the test slice's reference
+    monkeypatch.setenv("LEADSCORE_DRIFT_WARN_PSI", "50")
+    monkeypatch.setenv("LEADSCORE_DRIFT_ALERT_PSI", "100")
+    code, output = invoke("drift", "--as-of", "2026-10-01")
+    assert code == 0, output
+    assert "open leads as of 2026-10-01" in output and "models:/leadscore-sql@champion" in output
+    assert re.search(r"│ score\s+│\s+[\d.]+ │ ok", output), output
+    features = load_bundle("models:/leadscore-sql@champion",
+                           tracking_uri=f"sqlite:///{env / 'mlruns' / 'm.db'}").features
+    assert all(re.search(rf"│ {name}\s+│", output) for name in features), output
+    assert "alert" not in output.split("alert 100")[1]
+    monkeypatch.setenv("LEADSCORE_DRIFT_WARN_PSI", "0.000001")
+    monkeypatch.setenv("LEADSCORE_DRIFT_ALERT_PSI", "0.000002")
+    code, output = invoke("drift", "--as-of", "2026-10-01")
+    assert code == 1, output
+    alerting = output.split("alert:")[-1]
+    assert "score" in alerting and any(name in alerting for name in features)
+    code, output = invoke("drift", "--as-of", "soon")
+    assert code == 2 and "'soon' is not a date" in output

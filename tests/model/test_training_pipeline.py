@@ -179,6 +179,12 @@ def test_bundle_round_trips_through_a_directory(trained, examples, tmp_path: Pat
     assert set(data["training_summary"]["features"]["employees"]["quantiles"]) >= {"0.5", "0.99"}
     assert sum(data["training_summary"]["features"]["industry"]["frequencies"].values()) \
         == pytest.approx(1.0)
+    drift = data["training_summary"]["drift"]  # the test slice, binned (training.drift)
+    assert drift["slice"] == "test" and set(drift["features"]) == set(REGISTRY.names)
+    assert drift["rows"] == result.split_summary["test"]["rows"]
+    assert sum(drift["score"]["shares"]) == pytest.approx(1.0)
+    reloaded = ModelBundle.from_files(directory / "model.txt", directory / BUNDLE_FILE)
+    assert reloaded.training_summary["drift"] == drift
     assert data["metrics"]["test"]["model"]["roc_auc"] == result.reports["model"].metrics["roc_auc"]
     assert data["feature_config"]["horizon_days"] == 90
     assert data["feature_config"]["icp"] == resolve_icp(FeatureConfig()).model_dump(mode="json")
