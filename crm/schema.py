@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -262,6 +262,17 @@ class SchemaViolationError(ValueError):
         super().__init__(
             f"{len(violations)} schema violation(s):\n" + "\n".join(lines + tail)
         )
+
+
+def require_columns(tables: Mapping[str, pd.DataFrame],
+                    needed: Mapping[str, Sequence[str]]) -> None:
+    """Raise a ValueError naming the first missing table, or a table's missing columns."""
+    for table, columns in needed.items():
+        if table not in tables:
+            raise ValueError(f"tables has no {table!r} table")
+        missing = [c for c in columns if c not in tables[table].columns]
+        if missing:
+            raise ValueError(f"{table} is missing column(s) {', '.join(missing)}")
 
 
 def table_spec(table: str) -> TableSpec:

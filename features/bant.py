@@ -25,7 +25,7 @@ from features.inputs import ColumnKind, LeadInputs, read_columns
 from features.pointintime import (
     NAT_US,
     US_PER_DAY,
-    lookup_lead_rows,
+    lookup_rows,
     normalize_pairs,
     timestamps_to_us,
 )
@@ -95,7 +95,7 @@ def build_bant_features(leads: pd.DataFrame, pairs: pd.DataFrame,
                         sql_timeline_months: float = 3.0) -> pd.DataFrame:
     """``BANT_FEATURES`` of each ``(lead_id, as_of)`` pair from a leads table (float64)."""
     pairs = normalize_pairs(pairs, "lead_id")
-    rows = lookup_lead_rows(leads, pairs)
+    rows = lookup_rows(leads, pairs)
     out = bant_values(read_columns(leads, rows, BANT_COLUMNS),
                       timestamps_to_us(pairs["as_of"], "pairs.as_of"), sql_timeline_months)
     return pd.DataFrame({d.name: out[d.name] for d in BANT_FEATURES})

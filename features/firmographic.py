@@ -25,6 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from crm.schema import require_columns
 from features.inputs import ColumnKind, account_positions, map_distinct, read_columns
 from features.pointintime import timestamps_to_us
 from features.registry import FeatureDef
@@ -258,12 +259,6 @@ LEAD_COLUMNS: dict[str, ColumnKind] = {
     "email": "value", "job_title": "value", "department": "value", "source": "value"}
 
 
-def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
-
-
 def _band(values: np.ndarray, edges: tuple[float, ...], labels: tuple[str, ...]) -> np.ndarray:
     codes = np.searchsorted(np.asarray(edges), values, side="right")
     named = np.asarray(labels, dtype=object)[np.minimum(codes, len(labels) - 1)]
@@ -390,8 +385,8 @@ def build_firmographic_features(leads: pd.DataFrame, accounts: pd.DataFrame,
     Returns:
         Frame on ``leads.index`` with ``FIRMOGRAPHIC_COLUMNS`` (lead_id first).
     """
-    _require_columns(leads, _LEAD_COLUMNS, "leads")
-    _require_columns(accounts, _ACCOUNT_COLUMNS, "accounts")
+    require_columns({"leads": leads, "accounts": accounts},
+                    {"leads": _LEAD_COLUMNS, "accounts": _ACCOUNT_COLUMNS})
     stamps = _as_of_series(as_of, leads.index)
     rows = np.arange(len(leads))
     out = firmographic_categoricals(compute_firmographics(

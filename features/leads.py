@@ -75,7 +75,7 @@ from features.inputs import (
 )
 from features.pointintime import (
     assemble_feature_frame,
-    lookup_lead_rows,
+    lookup_rows,
     normalize_pairs,
     rank_times,
     record_text,
@@ -223,7 +223,7 @@ def lead_inputs_from_tables(tables: Mapping[str, pd.DataFrame], pairs: pd.DataFr
     leads = tables["leads"]
     activities = tables["activities"] if "activities" in tables else empty_frame("activities")
     accounts = tables["accounts"] if "accounts" in tables else empty_frame("accounts")
-    rows = lookup_lead_rows(leads, pairs)
+    rows = lookup_rows(leads, pairs)
     pair_accounts = _pair_accounts(leads, rows, pairs)
     prepared = prepare_activities(activities, leads)
     lead_account_codes, lead_account_ids = pd.factorize(leads["account_id"],

@@ -30,6 +30,7 @@ from features.pointintime import (
     EventIndex,
     assemble_feature_frame,
     build_event_index,
+    lookup_rows,
     normalize_pairs,
     prefix_count,
     take_ids,
@@ -77,32 +78,6 @@ OPPORTUNITY_FEATURES: tuple[FeatureDef, ...] = (
 def opportunity_feature_registry(config: FeatureConfig) -> FeatureRegistry:
     """Every win-model feature, in output column order."""
     return FeatureRegistry(list(OPPORTUNITY_FEATURES) + account_feature_defs(config))
-
-
-def lookup_opportunity_rows(opportunities: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
-    """Row position of each pair's deal, checked.
-
-    Raises:
-        ValueError: unknown or duplicated ids, or a deal created at or after its ``as_of``.
-    """
-    ids = opportunities["opportunity_id"]
-    if ids.duplicated().any():
-        sample = ids[ids.duplicated()].unique()[:5]
-        raise ValueError(
-            f"opportunities.opportunity_id has duplicate values: {', '.join(map(str, sample))}")
-    rows = pd.Index(ids).get_indexer(pairs["opportunity_id"])
-    if (rows < 0).any():
-        unknown = pairs.loc[rows < 0, "opportunity_id"].unique()[:5]
-        raise ValueError("unknown opportunity_id(s) not in opportunities: "
-                         f"{', '.join(map(str, unknown))}")
-    created = timestamps_to_us(opportunities["created_at"], "opportunities.created_at")[rows]
-    early = created >= timestamps_to_us(pairs["as_of"], "pairs.as_of")
-    if early.any():
-        sample = pairs.loc[early, "opportunity_id"].unique()[:5]
-        raise ValueError(
-            f"{int(early.sum())} pair(s) have as_of at or before the opportunity's created_at "
-            f"(a deal cannot be scored before it exists): {', '.join(map(str, sample))}")
-    return rows
 
 
 def _stage_ranks(stages: pd.Index, stage_order: tuple[str, ...]) -> np.ndarray:
@@ -225,7 +200,7 @@ def build_opportunity_features(tables: dict[str, pd.DataFrame], pairs: pd.DataFr
     """
     pairs = normalize_pairs(pairs, "opportunity_id")
     opportunities = tables["opportunities"]
-    rows = lookup_opportunity_rows(opportunities, pairs)
+    rows = lookup_rows(opportunities, pairs, "opportunity_id", "opportunities")
     as_of = timestamps_to_us(pairs["as_of"], "pairs.as_of")
     deal_codes = rows.astype(np.int64)
     with timed("opportunity.state"):

@@ -2,8 +2,8 @@
 
 Every feature at ``as_of`` uses only records with timestamps strictly before ``as_of``. Times
 are int64 UTC microseconds (``timestamps_to_us``; ``NAT_US`` = missing). ``normalize_pairs``
-checks and canonicalises a ``(id, as_of)`` frame; ``lookup_lead_rows`` finds each pair's lead
-and refuses a lead scored at or before its creation.
+checks and canonicalises a ``(id, as_of)`` frame; ``lookup_rows`` finds each pair's lead (or
+deal) and refuses one scored at or before its creation.
 
 How a window count works. Event times are replaced by their dense rank among the distinct
 event times, so (entity code, time rank, kind) packs into one sortable int64 key without
@@ -249,28 +249,33 @@ def take_ids(values: pd.Series, rows: np.ndarray) -> pd.Series:
 
 
 
-def lookup_lead_rows(leads: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
-    """Row position in ``leads`` of each pair's lead, checked.
+def lookup_rows(table: pd.DataFrame, pairs: pd.DataFrame, key: str = "lead_id",
+                table_name: str = "leads") -> np.ndarray:
+    """Row position in ``table`` of each pair's ``key`` (a lead or a deal), checked.
 
     Raises:
-        ValueError: unknown lead ids, duplicated ``leads.lead_id``, or a lead created at or
-            after its ``as_of`` (it cannot be scored before it exists).
+        ValueError: unknown ids, duplicated ids in ``table``, or a record created at or after
+            its ``as_of`` (it cannot be scored before it exists).
     """
-    if leads["lead_id"].duplicated().any():
-        sample = leads.loc[leads["lead_id"].duplicated(), "lead_id"].unique()[:5]
-        raise ValueError(f"leads.lead_id has duplicate values: {', '.join(map(str, sample))}")
-    rows = pd.Index(leads["lead_id"]).get_indexer(pairs["lead_id"])
+    ids = table[key]
+    if ids.duplicated().any():
+        sample = ids[ids.duplicated()].unique()[:5]
+        raise ValueError(f"{table_name}.{key} has duplicate values: "
+                         f"{', '.join(map(str, sample))}")
+    rows = pd.Index(ids).get_indexer(pairs[key])
     if (rows < 0).any():
-        unknown = pairs.loc[rows < 0, "lead_id"].unique()[:5]
-        raise ValueError(f"unknown lead_id(s) not in leads: {', '.join(map(str, unknown))}")
-    created = timestamps_to_us(leads["created_at"], "leads.created_at")[rows]
-    as_of = timestamps_to_us(pairs["as_of"], "pairs.as_of")
-    early = created >= as_of
+        unknown = pairs.loc[rows < 0, key].unique()[:5]
+        raise ValueError(f"unknown {key}(s) not in {table_name}: "
+                         f"{', '.join(map(str, unknown))}")
+    created = timestamps_to_us(table["created_at"], f"{table_name}.created_at")[rows]
+    early = created >= timestamps_to_us(pairs["as_of"], "pairs.as_of")
     if early.any():
-        sample = pairs.loc[early, "lead_id"].unique()[:5]
+        sample = pairs.loc[early, key].unique()[:5]
+        thing = "lead" if table_name == "leads" else "deal"
+        owner = "the lead's" if table_name == "leads" else "the opportunity's"
         raise ValueError(
-            f"{int(early.sum())} pair(s) have as_of at or before the lead's created_at "
-            f"(a lead cannot be scored before it exists): {', '.join(map(str, sample))}")
+            f"{int(early.sum())} pair(s) have as_of at or before {owner} created_at "
+            f"(a {thing} cannot be scored before it exists): {', '.join(map(str, sample))}")
     return rows
 
 

@@ -18,6 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from crm.schema import require_columns
+
 Tables = dict[str, pd.DataFrame]
 Freq = Literal["month", "quarter"]
 
@@ -101,14 +103,8 @@ def check_tables(tables: Tables, one_currency: bool = False) -> None:
         ValueError: naming the missing table or column, a timestamp column that is not UTC, or
             the currencies mixed.
     """
-    needs = {"opportunities": _OPPORTUNITY_COLUMNS,
-             "opportunity_stage_history": _HISTORY_COLUMNS}
-    for table, columns in needs.items():
-        if table not in tables:
-            raise ValueError(f"tables has no {table!r} table")
-        missing = [c for c in columns if c not in tables[table].columns]
-        if missing:
-            raise ValueError(f"{table} is missing column(s) {', '.join(missing)}")
+    require_columns(tables, {"opportunities": _OPPORTUNITY_COLUMNS,
+                             "opportunity_stage_history": _HISTORY_COLUMNS})
     if one_currency and "currency" in tables["opportunities"].columns:
         currencies = sorted(tables["opportunities"]["currency"].dropna().unique())
         if len(currencies) > 1:

@@ -41,7 +41,7 @@ from reports.names import (
     person_keys,
     shared_person_keys,
 )
-from reports.stages import require_columns
+from crm.schema import require_columns
 
 logger = logging.getLogger(__name__)
 

@@ -28,11 +28,11 @@ from typing import Mapping
 
 import pandas as pd
 
+from crm.schema import require_columns
 from reports.stages import (
     build_stage_times,
     count_entries,
     latest_time,
-    require_columns,
     to_utc_timestamp,
 )
 

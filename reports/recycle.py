@@ -29,7 +29,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from reports.stages import UNASSIGNED, latest_time, require_columns, to_utc_timestamp
+from crm.schema import require_columns
+from reports.stages import UNASSIGNED, latest_time, to_utc_timestamp
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from crm.schema import require_columns
+
 STAGES: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "won")
 GROUP_COLUMNS: tuple[str, ...] = ("source", "owner")
 UNASSIGNED = "(none)"
@@ -37,17 +39,6 @@ def to_utc_timestamp(value: object, name: str) -> pd.Timestamp:
     if stamp.tzinfo is None:
         raise ValueError(f"{name} needs a time zone, e.g. 2026-10-01T00:00:00Z, got {value!r}")
     return stamp.tz_convert("UTC")
-
-
-def require_columns(tables: Mapping[str, pd.DataFrame], needed: Mapping[str, Sequence[str]]
-                    ) -> None:
-    """Raise a ValueError naming each missing table or column."""
-    for table, columns in needed.items():
-        if table not in tables:
-            raise ValueError(f"tables is missing the {table!r} table")
-        missing = [c for c in columns if c not in tables[table].columns]
-        if missing:
-            raise ValueError(f"{table} is missing column(s) {missing}")
 
 
 def latest_time(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:

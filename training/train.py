@@ -78,7 +78,6 @@ from training.model import (
     check_minimum_data,
     feature_matrix,
     fit_calibrator,
-    fit_category_levels,
     fit_grade_thresholds,
     prepare_features,
 )

@@ -100,7 +100,7 @@ def test_bad_arguments_are_named(crm, kwargs, message):
 
 
 def test_missing_columns_are_named(crm):
-    with pytest.raises(ValueError, match=r"leads is missing column\(s\) \['mql_at'\]"):
+    with pytest.raises(ValueError, match=r"leads is missing column\(s\) mql_at"):
         build_funnel({**crm, "leads": crm["leads"].drop(columns="mql_at")}, "2026-02")
-    with pytest.raises(ValueError, match="missing the 'opportunities' table"):
+    with pytest.raises(ValueError, match="tables has no 'opportunities' table"):
         build_funnel({"leads": crm["leads"]}, "2026-02")

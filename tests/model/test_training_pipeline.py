@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from crm.settings import sqlite_path
 from features import FeatureConfig, resolve_icp
 from features.registry import FeatureDef, FeatureRegistry
 from training.bundle import (
@@ -99,7 +100,7 @@ def trained(store: str, examples: pd.DataFrame):
 
 
 def _artifact_root(store: str) -> Path:
-    return Path(store.removeprefix("sqlite:///")).parent / "artifacts"
+    return sqlite_path(store).parent / "artifacts"
 
 
 def test_run_is_logged_and_registered_as_challenger(trained, store: str) -> None:
