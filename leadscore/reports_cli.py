@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crm.settings import Settings, load_settings
+from crm.settings import Settings, load_settings, sqlite_path
 
 console = Console(soft_wrap=True)  # sentences stay on one line (tables still fit the width)
 logger = logging.getLogger(__name__)
@@ -244,7 +244,8 @@ def _champion_scorer(settings: Settings):
 
     uri = f"models:/{settings.sql_model_name}@champion"
     tracking = settings.mlflow_tracking_uri
-    if tracking.startswith("sqlite:///") and not Path(tracking.removeprefix("sqlite:///")).exists():
+    store = sqlite_path(tracking)
+    if store is not None and not store.exists():
         console.print(f"no MLflow registry at {tracking}: ranking by the rules score")
         return None, "rules"
     logging.getLogger("mlflow").setLevel(logging.WARNING)

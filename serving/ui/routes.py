@@ -32,6 +32,18 @@ from serving.ui.board import DAY, BoardCache, default_as_of, find_changes, page_
 from serving.ui.handoff import (LeadNotFoundError, build_handoff, confirmed_bant,
                                 is_sales_qualified, read_lead_file, render_handoff_markdown)
 from serving.ui.i18n import pick_language, translator
+from serving.ui.leader import (
+    DEDUPE_TABLES,
+    FUNNEL_TABLES,
+    PLAN_TABLES,
+    RECYCLE_TABLES,
+    ReportCache,
+    dedupe_view,
+    funnel_view,
+    plan_view,
+    read_report_tables,
+    recycle_view,
+)
 from serving.ui.models import population_stability, read_model_cards, segment_gaps
 from serving.ui.settings import UiSettings
 
@@ -74,6 +86,7 @@ class _Parts:
         self._boards: BoardCache | None = None
         self._as_of: tuple[float, pd.Timestamp] | None = None
         self.settings = UiSettings()
+        self.reports = ReportCache()
 
     @property
     def service(self):
@@ -101,6 +114,11 @@ class _Parts:
         if store is None:
             raise LookupError("no CRM store is configured (LEADSCORE_DATABASE_URL)")
         return store
+
+    def report(self, kind: str, key: tuple, tables: tuple[str, ...], build):
+        """``build(tables)``'s result, cached by ``(kind, *key)`` (the leader's pages)."""
+        return self.reports.get((kind, *key), lambda: build(read_report_tables(self.store,
+                                                                              tables)))
 
     def as_of(self, requested: str | None) -> pd.Timestamp:
         """``?as_of=YYYY-MM-DD`` (day start, UTC), else the store's today (kept 5 minutes)."""
@@ -360,6 +378,71 @@ def _calibration_chart(card, t):
         {t["observed"]: [(r["mean_predicted"], r["observed_rate"]) for r in rows]},
         t["calibration"], x_labels=[(x / 4, f"{x / 4:.2f}") for x in range(5)],
         y_range=(0, 1), diagonal=True)
+
+
+# --- the leader's reports -------------------------------------------------------------------
+
+
+def _optional_day(text: str | None) -> pd.Timestamp | None:
+    return parse_day(text) + DAY if text else None  # the whole day counts
+
+
+@ui_app.get("/funnel", response_class=HTMLResponse)
+def funnel_page(request: Request, period: str | None = None, freq: str = "M",
+                as_of: str | None = None) -> HTMLResponse:
+    """Conversion by stage, source and owner; time in stage; the bottleneck vs history."""
+    t = translator(_language(request))
+    day, cut = PARTS.as_of(None), _optional_day(as_of)
+    view = PARTS.report("funnel", (period, freq, cut, day), FUNNEL_TABLES,
+                        lambda tables: funnel_view(tables, period, freq, cut, day,
+                                                   t["conversion_history"]))
+    return _render(request, "funnel.html", {"view": view})
+
+
+@ui_app.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, revenue_target: float | None = None,
+              month: str | None = None, as_of: str | None = None) -> HTMLResponse:
+    """The KPI reverse plan: what the month's revenue target needs, and the gap so far."""
+    from forecast import convert_currency
+
+    day, cut = PARTS.as_of(None), _optional_day(as_of)
+    month = month or str(pd.Period((cut or day).tz_localize(None), "M"))
+    view = None
+    if revenue_target is not None:
+        settings = PARTS.settings
+        rates = {settings.currency: 1.0, **settings.fx}
+        view = PARTS.report("plan", (revenue_target, month, cut), PLAN_TABLES,
+                            lambda tables: plan_view(
+                                convert_currency(tables, rates, settings.currency),
+                                revenue_target, month, cut))
+    return _render(request, "plan.html", {"view": view, "month": month,
+                                          "revenue_target": revenue_target})
+
+
+@ui_app.get("/recycle", response_class=HTMLResponse)
+def recycle_page(request: Request, as_of: str | None = None, top: int = 50) -> HTMLResponse:
+    """Lost and held leads whose score rose, ranked; the re-engagement rate vs 10%."""
+    from reports import model_scorer
+
+    cut = _optional_day(as_of)
+    model = PARTS.runtime.scorer.active.sql
+    score, source = ((model_scorer(model.bundle), f"{model.name} v{model.version}")
+                     if model is not None else (None, "rules"))
+    top = min(max(top, 1), 500)
+    view = PARTS.report("recycle", (cut, source, top), RECYCLE_TABLES,
+                        lambda tables: recycle_view(tables, cut, score, source, top))
+    return _render(request, "recycle.html", {"view": view})
+
+
+@ui_app.get("/dedupe", response_class=HTMLResponse)
+def dedupe_page(request: Request, threshold: float = 0.85, top: int = 100) -> HTMLResponse:
+    """名寄せ: duplicate leads and accounts, the rate against the 5% target, merge pairs."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold: {threshold} is not in (0, 1]")
+    top = min(max(top, 1), 1000)
+    view = PARTS.report("dedupe", (threshold, top), DEDUPE_TABLES,
+                        lambda tables: dedupe_view(tables, threshold, top))
+    return _render(request, "dedupe.html", {"view": view, "threshold": threshold})
 
 
 # --- hand-off API ---------------------------------------------------------------------------

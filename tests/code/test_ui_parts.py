@@ -152,3 +152,30 @@ def test_session_cookie_stands_in_for_the_key_only_for_reading_pages(method: str
     assert auth.session_authoriser(scope, KEY.encode()) is allowed
     forged = {**scope, "headers": [(b"cookie", f"{auth.COOKIE_NAME}=x.y.z".encode())]}
     assert auth.session_authoriser(forged, KEY.encode()) is False
+
+
+def test_report_cache_builds_once_per_key_until_it_expires(monkeypatch) -> None:
+    from serving.ui import leader
+
+    now = [1000.0]
+    monkeypatch.setattr(leader.time, "monotonic", lambda: now[0])
+    cache, builds = leader.ReportCache(seconds=60, size=2), []
+
+    def build(name):
+        return lambda: builds.append(name) or name
+
+    assert cache.get("a", build("a")) == "a" and cache.get("a", build("a")) == "a"
+    assert builds == ["a"]
+    now[0] += 61  # expired: built again
+    cache.get("a", build("a"))
+    cache.get("b", build("b"))
+    cache.get("c", build("c"))  # size 2: "a" (least recently used) leaves
+    cache.get("a", build("a"))
+    assert builds == ["a", "a", "b", "c", "a"]
+
+
+def test_funnel_view_refuses_an_unknown_period_length() -> None:
+    from serving.ui.leader import funnel_view
+
+    with pytest.raises(ValueError, match="freq: 'Y' is not one of M, Q, W"):
+        funnel_view({}, None, "Y", None, pd.Timestamp("2026-10-01", tz="UTC"), "chart")

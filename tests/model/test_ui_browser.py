@@ -281,3 +281,74 @@ def test_model_page_shows_champion_challenger_and_fallback(page, site: Site) -> 
     assert "roc_auc" in page.locator("#metrics").inner_text()
     assert "PSI" in page.locator("#drift").inner_text()
     _screenshot(page, "model")
+
+
+# --- the leader's reports: each page shows what its reports function computes -------------
+
+
+def _cells(page, selector: str) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        f"{selector} tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+
+
+def test_funnel_page_shows_the_reports_funnel_and_bottleneck(page, site: Site) -> None:
+    from reports import build_funnel
+
+    report = build_funnel(site.tables, "2026-09")
+    page.goto(site.url + "/ui/funnel?period=2026-09&lang=en")
+    rows = {r[0].split(" →")[0].split(" bottleneck")[0]: r for r in _cells(page,
+                                                                             "#funnel-stages")}
+    for stage, row in report.stages.iterrows():
+        label = {"opportunity": "Opportunity", "won": "Won", "lead": "Lead"}.get(stage,
+                                                                                stage.upper())
+        assert rows[label][1] == str(int(row["entered"])), (stage, rows[label])
+        if row["conversion"] == row["conversion"]:
+            assert rows[label][2] == f"{row['conversion']:.1%}"
+    marked = page.eval_on_selector_all("#funnel-stages tr.bottleneck",
+                                       "rows => rows.map(r => r.dataset.stage)")
+    assert marked == ([report.bottleneck] if report.bottleneck else [])
+    sources = {r[0] for r in _cells(page, "#funnel-sources")}
+    assert sources == set(report.by_source.index)
+    assert page.locator(".card svg polyline").count() >= 4  # one line per transition
+    _screenshot(page, "funnel", "body")
+    page.goto(site.url + "/ui/funnel?period=2026-09&lang=ja")
+    assert "ファネル" in page.locator("h1").inner_text()
+    answer = httpx.get(site.url + "/ui/funnel?period=not-a-period", headers={"x-api-key": KEY})
+    assert answer.status_code == 422 and "not-a-period" in answer.text
+
+
+def test_plan_page_works_back_from_the_target(page, site: Site) -> None:
+    from forecast import convert_currency
+    from reports import build_kpi_plan
+
+    tables = convert_currency(site.tables, {"USD": 1.0, "JPY": 0.0066667}, "USD")
+    plan = build_kpi_plan(tables, 500_000, "2026-10")
+    page.goto(site.url + "/ui/plan?revenue_target=500000&month=2026-10&lang=en")
+    for kpi, row in plan.table.iterrows():
+        cells = page.locator(f"#plan-table tr[data-kpi='{kpi}'] td").all_inner_texts()
+        assert cells[1] == f"{row['required']:,.0f}", (kpi, cells)
+        assert cells[2] == f"{row['actual']:,.0f}", (kpi, cells)
+    _screenshot(page, "plan")
+
+
+def test_recycle_page_ranks_risen_leads_and_states_the_rate(page, site: Site) -> None:
+    page.goto(site.url + "/ui/recycle?lang=en")
+    text = page.locator("#reengagement").inner_text()
+    assert "recycled leads requalified" in text and "target ≥ 10%" in text
+    rises = [float(r[-1].lstrip("+")) for r in _cells(page, "#recycle-candidates")
+             if r[-1].startswith("+")]
+    assert rises and rises == sorted(rises, reverse=True)
+    assert "ui-sql v1" in page.locator("h1").inner_text()  # ranked by the champion
+    _screenshot(page, "recycle")
+
+
+def test_dedupe_page_gives_the_rate_against_five_percent(page, site: Site) -> None:
+    from reports import find_duplicate_leads
+
+    leads = find_duplicate_leads(site.tables["leads"], threshold=0.85)
+    page.goto(site.url + "/ui/dedupe?lang=en")
+    row = page.locator("#dedupe-rates tr[data-entity='leads'] td").all_inner_texts()
+    assert row[1] == f"{leads.records:,}" and row[3] == f"{leads.duplicate_rate:.2%}"
+    assert row[4] == ("met" if leads.meets_target else "not met")
+    assert page.locator("#merge-suggestions tbody tr").count() > 0
+    _screenshot(page, "dedupe")
