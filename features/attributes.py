@@ -15,7 +15,15 @@ Each declared key ``k`` becomes the feature ``attr_k`` (the prefix keeps attribu
 from the pipeline's own features, e.g. X Education's ``country`` vs the firmographic
 ``country``). Values: ``float`` takes JSON numbers and numeric text (anything else is missing);
 ``bool`` takes JSON true/false and yes/no/true/false/1/0 text; ``category`` takes the value as
-text. A key absent from a lead's JSON, ``null`` or an empty JSON is missing.
+text (with ``FeatureConfig.attribute_levels[k]`` given, a value outside those levels becomes
+``other``: the cardinality cap fitted by ``features.attribute_typing``); ``date`` becomes the
+age of the date in days at ``as_of`` (a date after ``as_of`` has not happened yet: missing);
+``exclude`` leaves the key out (a training YAML's way to drop a column typed automatically).
+A key absent from a lead's JSON, ``null`` or an empty JSON is missing.
+
+Without a declaration the keys are typed from the data at training time
+(``features.attribute_typing``); the typing is stored in the model's ``FeatureConfig``, so
+serving types the same way.
 
 Point in time: attributes carry no timestamps, so they are **taken as known at the lead's
 creation** and used as they are at every ``as_of`` (like firmographics). Declare only fields
@@ -38,7 +46,10 @@ from features.registry import FeatureDef
 
 logger = logging.getLogger(__name__)
 
-ATTRIBUTE_DTYPES: tuple[str, ...] = ("float", "bool", "category")
+ATTRIBUTE_DTYPES: tuple[str, ...] = ("float", "bool", "category", "date", "exclude")
+OTHER_LEVEL = "other"
+_FEATURE_DTYPE = {"date": "float"}  # the registry dtype of a date attribute's feature
+_DAY_US = 86_400_000_000
 ATTRIBUTE_KINDS: tuple[str, ...] = ("fixed", "actionable")
 PREFIX = "attr_"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -83,16 +94,24 @@ def attribute_feature_name(key: str) -> str:
     return PREFIX + key
 
 
+def used_specs(specs: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """``key -> (dtype, kind)`` of the keys that make features (``exclude`` left out)."""
+    parsed = {key: parse_attribute_spec(key, spec) for key, spec in specs.items()}
+    return {key: value for key, value in parsed.items() if value[0] != "exclude"}
+
+
 def attribute_feature_defs(specs: Mapping[str, str]) -> list[FeatureDef]:
     """One ``FeatureDef`` (group ``attribute``) per declared key, in declaration order."""
     defs = []
-    for key, spec in specs.items():
-        dtype, kind = parse_attribute_spec(key, spec)
+    for key, (dtype, kind) in used_specs(specs).items():
         label = key.replace("_", " ")
+        en, ja = ((f"{label}: {{value}} days ago", f"{label}: {{value}}日前") if dtype == "date"
+                  else (f"{label} is {{value}}", f"{label}は{{value}}"))
         defs.append(FeatureDef(
-            attribute_feature_name(key), dtype, kind, "attribute",
-            f"{label} is {{value}}", f"{label}は{{value}}",
-            f"leads.attributes[{key!r}] as {dtype}; no history: taken as known at creation."))
+            attribute_feature_name(key), _FEATURE_DTYPE.get(dtype, dtype), kind, "attribute",
+            en, ja, f"leads.attributes[{key!r}] as {dtype}; no history: taken as known at "
+                    "creation." + (" Days from the date to as_of; missing until the date."
+                                   if dtype == "date" else "")))
     return defs
 
 
@@ -145,6 +164,36 @@ def _as_category(value: object) -> str | None:
     return ("true" if value else "false") if isinstance(value, bool) else str(value).strip()
 
 
+def parse_date_us(value: object) -> float:
+    """A date or time value (ISO text; no zone means UTC) as epoch microseconds; NaN if not."""
+    if not isinstance(value, str) or not value.strip():
+        return np.nan
+    try:
+        stamp = pd.Timestamp(value.strip())
+    except (ValueError, TypeError, OverflowError):
+        return np.nan
+    if stamp is pd.NaT:
+        return np.nan
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return float(stamp.value // 1000)
+
+
+def _date_ages(values: Sequence, as_of_us: np.ndarray) -> np.ndarray:
+    """Days from each date to its pair's ``as_of``; missing when absent or still ahead."""
+    memo: dict[object, float] = {}
+    stamps = np.array([memo.setdefault(v, parse_date_us(v)) if isinstance(v, str) else np.nan
+                       for v in values], dtype=np.float64)
+    ages = (np.asarray(as_of_us, dtype=np.float64) - stamps) / _DAY_US
+    return np.where(ages >= 0, ages, np.nan)
+
+
+def _capped(values: list, levels: Sequence[str] | None) -> list:
+    if levels is None:
+        return values
+    kept = set(levels)
+    return [v if v is None or v in kept else OTHER_LEVEL for v in values]
+
+
 _SCALAR = {"float": _as_float, "bool": _as_bool, "category": _as_category}
 
 
@@ -158,29 +207,44 @@ def _parse_objects(raw: Sequence) -> np.ndarray:
         raise
 
 
-def compute_attributes(raw: Sequence, specs: Mapping[str, str]) -> dict[str, np.ndarray]:
+def compute_attributes(raw: Sequence, specs: Mapping[str, str],
+                       as_of_us: np.ndarray | None = None,
+                       levels: Mapping[str, Sequence[str]] | None = None
+                       ) -> dict[str, np.ndarray]:
     """The declared attribute features of each pair.
 
     Args:
         raw: each pair's ``leads.attributes`` (JSON-object text, a mapping, or missing).
         specs: key -> ``dtype[:kind]`` (see the module docstring).
+        as_of_us: each pair's ``as_of`` in epoch microseconds (needed by ``date`` keys).
+        levels: category keys' kept levels (others become ``other``); absent keys keep all.
 
     Returns:
-        ``attr_<key>`` -> values per pair: float64 for float and bool (1/0), an object array of
-        text (None missing) for category. Empty when ``specs`` is empty.
+        ``attr_<key>`` -> values per pair: float64 for float, bool (1/0) and date (age in
+        days), an object array of text (None missing) for category. Empty when ``specs`` is
+        empty.
 
     Raises:
-        ValueError: a value that is not a JSON object.
+        ValueError: a value that is not a JSON object, or date keys without ``as_of_us``.
     """
-    if not specs:
+    used = used_specs(specs)
+    if not used:
         return {}
     objects = _parse_objects(raw)
+    levels = levels or {}
     out: dict[str, np.ndarray] = {}
-    for key, spec in specs.items():
-        dtype, _ = parse_attribute_spec(key, spec)
-        values = [_SCALAR[dtype](obj.get(key)) for obj in objects]
-        out[attribute_feature_name(key)] = (object_array(values) if dtype == "category"
-                                            else np.asarray(values, dtype=np.float64))
+    for key, (dtype, _) in used.items():
+        name = attribute_feature_name(key)
+        if dtype == "date":
+            if as_of_us is None:
+                raise ValueError(f"attributes[{key!r}] is a date: its age needs each as_of")
+            out[name] = _date_ages([obj.get(key) for obj in objects], as_of_us)
+        elif dtype == "category":
+            values = [_as_category(obj.get(key)) for obj in objects]
+            out[name] = object_array(_capped(values, levels.get(key)))
+        else:
+            out[name] = np.asarray([_SCALAR[dtype](obj.get(key)) for obj in objects],
+                                   dtype=np.float64)
     return out
 
 
@@ -188,8 +252,8 @@ def attribute_categoricals(out: Mapping[str, object], specs: Mapping[str, str]
                            ) -> dict[str, object]:
     """The batch frame's types: category attributes with their observed values as levels."""
     typed = dict(out)
-    for key, spec in specs.items():
-        if parse_attribute_spec(key, spec)[0] == "category":
+    for key, (dtype, _) in used_specs(specs).items():
+        if dtype == "category":
             values = out[attribute_feature_name(key)]
             typed[attribute_feature_name(key)] = pd.Categorical(
                 values, categories=sorted({v for v in values if v is not None}))

@@ -53,7 +53,12 @@ class FeatureConfig:
         icp: an IcpConfig, a path to an ICP YAML file, or None for ``config/icp.yaml``.
         attributes: keys of ``leads.attributes`` used as features, key -> ``float``, ``bool``
             or ``category`` (optionally ``:actionable``; default kind fixed); feature
-            ``attr_<key>``. Empty by default (see ``features.attributes``).
+            ``attr_<key>``; ``date`` (age in days) and ``exclude`` too. Training types the
+            keys nobody declared (``infer_attributes``); a declaration here overrides it.
+        attribute_levels: category keys' kept levels (the cardinality cap; other values
+            become ``other``), fitted by the typing at training.
+        infer_attributes: type every undeclared ``leads.attributes`` key from the data at
+            training (``features.attribute_typing``); False uses only ``attributes``.
     """
 
     windows_days: tuple[int, ...] = (7, 30, 90)
@@ -72,12 +77,15 @@ class FeatureConfig:
     stage_order: tuple[str, ...] = DEFAULT_STAGE_ORDER
     icp: IcpConfig | str | Path | None = field(default=None, hash=False)
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    attribute_levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    infer_attributes: bool = True
 
     def __post_init__(self) -> None:
         for name in ("windows_days", "high_intent_types", "count_types", "stage_order"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "event_weights", dict(self.event_weights))
         object.__setattr__(self, "attributes", check_attribute_specs(self.attributes))
+        object.__setattr__(self, "attribute_levels", _check_levels(self.attribute_levels))
         self._check_numbers()
         self._check_types()
 
@@ -117,6 +125,7 @@ class FeatureConfig:
             value = getattr(self, item.name)
             data[item.name] = (list(value) if isinstance(value, tuple)
                                else dict(value) if isinstance(value, Mapping) else value)
+        data["attribute_levels"] = {k: list(v) for k, v in self.attribute_levels.items()}
         icp = self.icp
         data["icp"] = (icp.model_dump(mode="json") if isinstance(icp, IcpConfig)
                        else None if icp is None else str(icp))
@@ -133,6 +142,17 @@ class FeatureConfig:
         if isinstance(values.get("icp"), Mapping):
             values["icp"] = parse_icp(dict(values["icp"]), source="FeatureConfig.icp")
         return cls(**values)
+
+
+def _check_levels(levels: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(levels, Mapping):
+        raise ValueError(f"attribute_levels must map a key to its levels, got {levels!r}")
+    out = {}
+    for key, values in levels.items():
+        if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"attribute_levels[{key!r}] must be a list of texts, got {values!r}")
+        out[key] = tuple(values)
+    return out
 
 
 def resolve_icp(config: FeatureConfig) -> IcpConfig:

@@ -47,7 +47,12 @@ from features.activities import (
     factorize_small,
     prepare_activities,
 )
-from features.attributes import attribute_categoricals, attribute_feature_defs, compute_attributes
+from features.attributes import (
+    attribute_categoricals,
+    attribute_feature_defs,
+    compute_attributes,
+    used_specs,
+)
 from features.bant import (
     BANT_COLUMNS,
     BANT_FEATURES,
@@ -150,13 +155,14 @@ def _icp(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
 
 
 def _attributes(inputs: LeadInputs, config: FeatureConfig, done: Values) -> Values:
-    if not config.attributes:
+    if not used_specs(config.attributes):
         return {}
-    return compute_attributes(inputs.lead["attributes"], config.attributes)
+    return compute_attributes(inputs.lead["attributes"], config.attributes, inputs.as_of,
+                              config.attribute_levels)
 
 
 def _attribute_columns(config: FeatureConfig) -> Mapping[str, ColumnKind]:
-    return {"attributes": "value"} if config.attributes else {}
+    return {"attributes": "value"} if used_specs(config.attributes) else {}
 
 
 def _typed_attributes(out: Values, config: FeatureConfig) -> Values:

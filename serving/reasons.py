@@ -51,7 +51,8 @@ def model_reasons(explanation: LeadExplanation) -> ReasonsOut:
 
     return ReasonsOut(positive=[convert(r) for r in explanation.positive],
                       negative=[convert(r) for r in explanation.negative],
-                      scale=SHAP_SCALE, note=SHAP_NOTE)
+                      scale=SHAP_SCALE, note=SHAP_NOTE,
+                      context=[convert(r) for r in explanation.context])
 
 
 def rule_points(frame: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:

@@ -464,7 +464,8 @@ def score_request_from_tables(tables: Mapping[str, pd.DataFrame], lead_id: str,
     mine = acts[(acts["lead_id"] == lead_id) & (acts["occurred_at"] < as_of)]
     return {
         "lead_id": lead_id, "as_of": as_of.isoformat(),
-        "lead": {k: lead[k] for k in _LEAD_FIELDS},
+        "lead": {**{k: lead[k] for k in _LEAD_FIELDS},
+                 "attributes": json.loads(lead["attributes"]) if lead.get("attributes") else None},
         "company": company,
         "bant": {k: lead[k] for k in _BANT_FIELDS},
         "activities": [{"event_id": a["event_id"], "occurred_at": a["occurred_at"],

@@ -275,6 +275,9 @@ class ReasonsOut(BaseModel):
     negative: list[ReasonOut]
     scale: str = Field(description="log-odds (model, before calibration) or points (rules).")
     note: str
+    context: list[ReasonOut] = Field(
+        default_factory=list, description="The day's context (features the same for every "
+        "lead scored that day: daily indicators, calendar), kept out of the top reasons.")
 
 
 class ModelRef(BaseModel):

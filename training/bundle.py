@@ -126,6 +126,12 @@ class ModelBundle:
         return self.registry.names
 
     @property
+    def context_features(self) -> list[str]:
+        """Features constant across the leads of a day in the training data (daily
+        indicators, calendar): reasons group them as context (``training.explain``)."""
+        return list(self.training_summary.get("context_features", []))
+
+    @property
     def model_kind(self) -> str:
         """``lightgbm``, or the linear model's family (``logistic``, ``naive_bayes``)."""
         return self.linear.family if self.linear is not None else "lightgbm"

@@ -260,13 +260,18 @@ def render_report(
     selection: pd.DataFrame | None = None,
     base_rates: dict[str, float] | None = None,
     refused: list[str] | None = None,
+    attributes: pd.DataFrame | None = None,
 ) -> str:
-    """A Markdown report: gate verdict, model selection (every candidate on every fold),
-    base-rate shift, metric comparison, targets, lift, grades and segment gaps."""
+    """A Markdown report: gate verdict, the dataset's own columns (``leads.attributes``: used
+    or left out, and why), model selection (every candidate on every fold), base-rate shift,
+    metric comparison, targets, lift, grades and segment gaps."""
     targets = check_targets(model_report.metrics)
     lines = ["# Test-slice evaluation", ""]
     if refused:
         lines += ["## REFUSED by the registration gate", "", *[f"- {p}" for p in refused], ""]
+    if attributes is not None and not attributes.empty:
+        lines += ["## The dataset's own columns (leads.attributes): used and left out", "",
+                  _markdown(attributes), ""]
     if selection is not None and not selection.empty:
         lines += ["## Model selection (rolling-origin folds, newest last; lowest mean log loss "
                   "wins)", "", _markdown(selection), ""]

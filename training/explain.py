@@ -6,18 +6,29 @@ for the logistic regression ``coef x (x - reference)`` per feature (its exact SH
 feature independence). They explain the model's **raw log-odds**, before calibration: they add
 up to the raw margin, not to the calibrated probability. Every explanation carries that note so
 no screen presents them as probability points.
+
+Reasons a rep can act on:
+
+* features that were **constant across the leads of a day** in the training data (daily
+  indicators, calendar: ``find_context_features``, stored in the bundle) explain the day, not
+  the lead; they are grouped as ``context`` and kept out of the top reasons;
+* an **identifier-like** value (uuid, hex, a long code: ``looks_like_identifier``) is never
+  quoted: the reason names the field only;
+* a category value **not seen in training** is named as unseen (the model scores it as unknown).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
+from features.attribute_typing import looks_like_identifier
+from features.attributes import PREFIX as ATTRIBUTE_PREFIX
 from features.registry import FeatureRegistry
 
 SHAP_SCALE = "log-odds"
@@ -33,9 +44,13 @@ class ExplainableModel(Protocol):
     here so this module does not import the bundle, which imports it)."""
 
     registry: FeatureRegistry
+    categorical_levels: dict[str, list[str]]
 
     @property
     def features(self) -> list[str]: ...
+
+    @property
+    def context_features(self) -> list[str]: ...
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray: ...
 
@@ -68,11 +83,12 @@ class LeadExplanation:
     scale: str = SHAP_SCALE
     note: str = SHAP_NOTE
     language: str = "en"
+    context: list[Reason] = field(default_factory=list)  # the day's context, not the lead's
 
     def to_dict(self) -> dict:
         """JSON-ready form (values are rendered as plain Python objects)."""
         data = asdict(self)
-        for reason in data["positive"] + data["negative"]:
+        for reason in data["positive"] + data["negative"] + data["context"]:
             reason["value"] = _plain(reason["value"])
         data["row"] = _plain(self.row)
         return data
@@ -109,16 +125,23 @@ def explain_contributions(
     rows: Sequence[object], k: int = 3, language: str = "en",
 ) -> list[LeadExplanation]:
     """Reasons from precomputed TreeSHAP values (``pred_contrib`` output: one column per model
-    feature, then the base value) and each row's feature values (a mapping per row)."""
+    feature, then the base value) and each row's feature values (a mapping per row).
+
+    The top ``k`` each way are chosen among the lead's own features; the bundle's context
+    features (constant within a day) go to ``context``, largest push first."""
     _check_request(k, language)
     n_features = len(bundle.features)
+    context = np.isin(bundle.features, list(getattr(bundle, "context_features", ())))
     explanations = []
     for position, (row, raw) in enumerate(zip(rows, values)):
         shap_values = contributions[position, :n_features]
         base = float(contributions[position, n_features])
-        order = np.argsort(-shap_values, kind="stable")
-        up = [j for j in order[:k] if shap_values[j] > 0]
-        down = [j for j in order[::-1][:k] if shap_values[j] < 0]
+        own = np.where(context, 0.0, shap_values)
+        order = np.argsort(-own, kind="stable")
+        up = [j for j in order[:k] if own[j] > 0]
+        down = [j for j in order[::-1][:k] if own[j] < 0]
+        days = [j for j in np.argsort(-np.abs(shap_values), kind="stable")
+                if context[j] and shap_values[j] != 0][:k]
         explanations.append(LeadExplanation(
             row=row,
             positive=[_reason(bundle, j, raw, shap_values[j], language) for j in up],
@@ -126,8 +149,42 @@ def explain_contributions(
             base_value=base,
             raw_log_odds=float(base + shap_values.sum()),
             language=language,
+            context=[_reason(bundle, j, raw, shap_values[j], language) for j in days],
         ))
     return explanations
+
+
+def find_context_features(frame: pd.DataFrame, names: Sequence[str], time_col: str = "as_of",
+                          *, min_days: int = 10, share: float = 0.99) -> list[str]:
+    """Features constant across the rows of a day (daily indicators, calendar).
+
+    A feature counts when, over the days holding at least two rows, at most ``1 - share`` of
+    the days show two values, and at least ``max(3, 5%)`` of the days agree on a value other
+    than the most common one (so a rare flag, constant on most days only because it is rare,
+    does not count). Fewer than ``min_days`` such days: no feature counts.
+
+    Args:
+        frame: the training rows (features and ``time_col``).
+        names: the features to check.
+        time_col: the rows' timestamps (days are UTC calendar days).
+    """
+    days = pd.to_datetime(frame[time_col], utc=True).dt.floor("D")
+    sizes = days.value_counts()
+    busy = days.isin(sizes.index[sizes >= 2]).to_numpy()
+    n_days = int((sizes >= 2).sum())
+    if n_days < min_days:
+        return []
+    keys = days[busy].to_numpy()
+    found = []
+    for name in names:
+        column = frame.loc[busy, name].astype(object).where(frame.loc[busy, name].notna(), None)
+        per_day = column.groupby(keys).agg(["nunique", "first"])
+        constant = per_day["nunique"] <= 1
+        usual = per_day.loc[constant, "first"].value_counts(dropna=False)
+        unusual = int(constant.sum()) - (int(usual.iloc[0]) if len(usual) else 0)
+        if (~constant).mean() <= 1 - share and unusual >= max(3, 0.05 * n_days):
+            found.append(name)
+    return found
 
 
 def _check_request(k: int, language: str) -> None:
@@ -143,8 +200,28 @@ def _reason(bundle: ExplainableModel, j: int, raw: Mapping[str, object], contrib
     value = raw[definition.name]
     value = None if _is_missing(value) else value
     direction = "positive" if contribution > 0 else "negative"
+    text = definition.phrase(value, language)
+    if definition.dtype == "category" and value is not None:
+        unseen = str(value) not in bundle.categorical_levels.get(definition.name, ())
+        if looks_like_identifier(str(value)):
+            value, text = None, _IDENTIFIER[language].format(label=_label(definition.name))
+        if unseen:
+            text = _UNSEEN[language].format(
+                label=_label(definition.name),
+                value="" if value is None else _QUOTE[language].format(value=value))
     return Reason(definition.name, value, float(contribution), direction, definition.kind,
-                  definition.phrase(value, language))
+                  text)
+
+
+_IDENTIFIER = {"en": "{label}: this particular value (an identifier, not quoted)",
+               "ja": "{label}: この値（識別子のため表示しません）"}
+_UNSEEN = {"en": "{label}{value}: a value not seen in training (scored as unknown)",
+           "ja": "{label}{value}: 学習データにない値（不明として採点）"}
+_QUOTE = {"en": " '{value}'", "ja": "「{value}」"}
+
+
+def _label(name: str) -> str:
+    return name.removeprefix(ATTRIBUTE_PREFIX).replace("_", " ")
 
 
 def _is_missing(value: object) -> bool:

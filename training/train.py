@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm.tracking import ensure_experiment
 from features import FeatureConfig
+from features.attribute_typing import AttributeTyping
 from features.registry import FeatureRegistry
 from training.baselines import (
     NaiveBayesLeadScorer,
@@ -67,7 +68,7 @@ from training.evaluate import (
     plot_lift_gains,
     render_report,
 )
-from training.explain import plot_shap_summary
+from training.explain import find_context_features, plot_shap_summary
 from training.gate import ModelRefusedError, check_registrable
 from training.linear import fit_linear_model
 from training.model import (
@@ -169,6 +170,7 @@ class TrainResult:
     grades: pd.DataFrame | None = None  # rows, positives, conversion rate per grade (test)
     candidates: pd.DataFrame | None = None  # every candidate's figures on every fold
     refused: list[str] | None = None  # gate problems of a model registered with force
+    attributes: pd.DataFrame | None = None  # leads.attributes keys: type, used, reason
 
 
 def train_model(
@@ -186,6 +188,7 @@ def train_model(
     data_cut: pd.Timestamp | None = None,
     force: bool = False,
     refit: BoosterRefit | None = None,
+    attribute_typing: AttributeTyping | None = None,
 ) -> TrainResult:
     """Split, fit, calibrate, evaluate, explain, log and register one model.
 
@@ -212,6 +215,8 @@ def train_model(
         force: register even when the gate (``training.gate``) refuses the model.
         refit: when the chosen model is a LightGBM candidate, replaces its newest-fold fit
             (calibration, evaluation and the gate then judge the refitted booster).
+        attribute_typing: how the dataset's own columns were typed (``feature_config`` holds
+            its result); stored in the bundle, logged and reported.
 
     Returns:
         A ``TrainResult``. Raises ``InsufficientDataError`` when the training split is too
@@ -229,6 +234,8 @@ def train_model(
     bundle.rules = resolve_rules(rules).model_dump(mode="json")
     if data_cut is not None:
         bundle.config["as_of_end"] = pd.Timestamp(data_cut).isoformat()
+    if attribute_typing is not None:
+        bundle.config["attributes"] = attribute_typing.to_records()
     reports = evaluate_split(bundle, split, registry, config, rule_score, selection)
     comparison = compare_reports(reports)
     bundle.metrics = _bundle_metrics(bundle, reports, selection, split, config)
@@ -251,7 +258,17 @@ def train_model(
     grades = grade_table(check_labels(split.test, config.label_col),
                          bundle.predict_frame(split.test)["grade"].to_numpy())
     return TrainResult(bundle, run_id, model_uri, model_name, version, reports, comparison,
-                       summary, grades, selection.table(), problems or None)
+                       summary, grades, selection.table(), problems or None,
+                       attribute_table(bundle))
+
+
+def attribute_table(bundle: ModelBundle) -> pd.DataFrame | None:
+    """The typing of the dataset's own columns recorded in ``bundle`` (None: not typed)."""
+    records = bundle.config.get("attributes")
+    return None if records is None else pd.DataFrame(records, columns=ATTRIBUTE_COLUMNS)
+
+
+ATTRIBUTE_COLUMNS = ("key", "type", "used", "reason", "filled_share", "distinct")
 
 
 def split_examples(examples: pd.DataFrame, registry: FeatureRegistry,
@@ -356,6 +373,11 @@ def select_and_fit(
     bundle.training_summary = summarize_training_data(split.train, registry, selection.levels)
     bundle.training_summary["drift"] = build_drift_reference(
         bundle.matrix(split.test), bundle.predict_proba(split.test), registry, selection.levels)
+    context = find_context_features(split.train, registry.names, config.time_col)
+    bundle.training_summary["context_features"] = context
+    if context:
+        notify(f"context features (constant within a day; kept out of the top reasons): "
+               f"{', '.join(context)}")
     return bundle, selection
 
 
@@ -484,6 +506,13 @@ def _run_params(bundle: ModelBundle, config: TrainConfig) -> dict[str, object]:
                    "model_size": bundle.model_size(),
                    "calibration_method": bundle.calibrator.method,
                    "grade_thresholds": json.dumps(bundle.grade_thresholds)})
+    attributes = attribute_table(bundle)
+    if attributes is not None:
+        used, dropped = attributes[attributes["used"]], attributes[~attributes["used"]]
+        params["attributes.used"] = ", ".join(f"{k} ({t})" for k, t in
+                                              zip(used["key"], used["type"]))[:6000] or "none"
+        params["attributes.left_out"] = "; ".join(
+            f"{k}: {r}" for k, r in zip(dropped["key"], dropped["reason"]))[:6000] or "none"
     return {k: (json.dumps(v) if isinstance(v, (list, dict, tuple)) else v)
             for k, v in params.items()}
 
@@ -519,10 +548,12 @@ def _write_artifacts(
     comparison = compare_reports(reports)
     text = render_report(comparison, reports["model"], grade_table(y_test, grades),
                          selection=selection.table(), base_rates=bundle.metrics.get("base_rate"),
-                         refused=problems)
+                         refused=problems, attributes=attribute_table(bundle))
     (out / "report.md").write_text(text, encoding="utf-8")
     comparison.to_csv(out / "comparison.csv", index_label="metric")
     selection.table().to_csv(out / "candidates.csv", index=False)
+    if attribute_table(bundle) is not None:
+        attribute_table(bundle).to_csv(out / "attributes.csv", index=False)
     for name, report in reports.items():
         (out / f"{name}_report.json").write_text(
             json.dumps(report.to_dict(), indent=1, allow_nan=False), encoding="utf-8")

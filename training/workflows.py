@@ -6,7 +6,10 @@ fits one model from an examples frame; this module supplies the rest of the job:
 1. **Settings** — a task (``sql``: lead -> SQL within the horizon; ``win``: open deal -> won)
    plus a ``FeatureConfig`` and a ``TrainConfig``, by default the task's defaults, or read
    from a YAML file with two optional sections (``features:`` FeatureConfig overrides,
-   ``training:`` TrainConfig overrides), e.g. ``config/training/xeducation.yaml``.
+   ``training:`` TrainConfig overrides), e.g. ``config/training/xeducation.yaml``. For the
+   ``sql`` task the dataset's own columns (``leads.attributes`` keys) are typed from the
+   training period's leads (``features.attribute_typing``) unless the YAML declares them;
+   the typing is stored in the model's feature settings and reported.
 2. **Examples** — ``build_sql_examples`` / ``build_win_examples`` at the data cut
    ``as_of_end``; by default just after the latest timestamp present in the data (never
    wall-clock "now", so the same store always gives the same model).
@@ -36,6 +39,7 @@ from typing import Callable, Literal, Mapping
 import pandas as pd
 import yaml
 
+from features.attribute_typing import type_lead_attributes
 from features.training_sets import build_sql_examples, build_win_examples
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from features.config import FeatureConfig
@@ -212,6 +216,11 @@ def train_from_tables(
     feature_config = resolve_feature_config(feature_config or setup.feature_config)
     rules = rules or load_rules()
     train_config = with_seed(train_config or setup.train_config, settings.seed)
+    typing = None
+    if task == "sql" and feature_config.infer_attributes and "leads" in tables:
+        typing = type_lead_attributes(tables["leads"], feature_config.attributes,
+                                      train_config.split_fractions[0])
+        feature_config = typing.apply(feature_config)
     cut = as_of_end if as_of_end is not None else default_as_of_end(tables)
     notify = progress or (lambda message: None)
     notify(f"building {task} examples as of {cut.isoformat()}")
@@ -224,7 +233,8 @@ def train_from_tables(
         tracking_uri=prepare_tracking(settings), config=train_config,
         rule_score=make_baseline_rule(task, rules), progress=progress,
         artifact_location=settings.mlflow_artifact_root,
-        feature_config=feature_config, rules=rules, data_cut=cut, force=force)
+        feature_config=feature_config, rules=rules, data_cut=cut, force=force,
+        attribute_typing=typing)
 
 
 def with_seed(config: TrainConfig, seed: int) -> TrainConfig:

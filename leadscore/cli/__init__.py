@@ -1,10 +1,11 @@
 """The ``leadscore`` command line: the edge where files, databases and people meet the package.
 
 The top of the house and the only place that wires the stages together. Each command group is a
-module with its own Typer app ``commands`` (``data``: generate, import, export, load, summary;
-``train``: train, promote, rollback; ``score``: batch scoring to a file; ``forecasts``:
-forecast, backtest; ``serve``: serve, openapi; ``monitor``: drift; ``docs``; ``demo``: all of them in a row). A new group is a module like these plus one
-entry in ``COMMAND_GROUPS``.
+module with its own Typer app ``commands`` (``data``: generate, generate-export, import, export,
+load, summary; ``train``: train, promote, rollback; ``score``: batch scoring to a file;
+``forecasts``: forecast, backtest; ``serve``: serve, openapi; ``monitor``: drift; ``docs``;
+``demo``: all of them in a row). A new group is a module like these plus one entry in
+``COMMAND_GROUPS``.
 """
 
 from __future__ import annotations

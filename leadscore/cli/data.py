@@ -1,4 +1,5 @@
-"""``leadscore generate | import | export | load | summary``: sample CRM, imports, the store."""
+"""``leadscore generate | generate-export | import | export | load | summary``: sample CRM,
+sample exports in real-world shapes, imports, the store."""
 
 from __future__ import annotations
 
@@ -42,6 +43,32 @@ def generate(
         export_tables(tables, export_dir)
     print_counts(f"Sample CRM written to {settings.database_url}", counts)
     print_mapping("Ground truth realised", summarize_crm(tables, truth))
+
+
+@commands.command("generate-export")
+def generate_export(
+    shape: Annotated[str, typer.Argument(help="funnel (label in a second file) or "
+                                              "telemarketing (no id, time as row order).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the CSV files.")],
+    rows: Annotated[int, typer.Option(min=100, max=5_000_000, help="MQLs or calls.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    start_rate: Annotated[float, typer.Option(help="Outcome rate of the oldest rows.")] = 0.05,
+    end_rate: Annotated[float, typer.Option(help="Outcome rate of the newest rows (drift; "
+                                                 "equal to --start-rate: none).")] = 0.30,
+) -> None:
+    """Write a sample CRM export in an awkward real-world shape, with base-rate drift, to import
+    with config/mappings/sample_<shape>.yaml."""
+    from crm.sample.exports import SHAPES, ExportConfig, write_export
+
+    if shape not in SHAPES:
+        raise typer.BadParameter(f"must be one of {', '.join(SHAPES)}", param_hint="SHAPE")
+    try:
+        config = ExportConfig(shape=shape, n_rows=rows, seed=seed, start_rate=start_rate,
+                              end_rate=end_rate)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    for path in write_export(config, out):
+        console.print(f"written {path}")
 
 
 def _generate(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:

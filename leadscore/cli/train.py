@@ -109,6 +109,10 @@ def _print_train_report(result) -> None:
             table.add_row(metric, *(f"{float(v):,.0f}" if counts else format_number(float(v))
                                     for v in comparison.loc[metric]))
     console.print(table)
+    if result.attributes is not None and not result.attributes.empty:
+        print_frame("The dataset's own columns (leads.attributes): used and left out",
+                    result.attributes.assign(used=result.attributes["used"].map(
+                        {True: "yes", False: "no"})))
     if result.candidates is not None:
         print_frame("Candidates on the rolling-origin folds (lowest mean log loss is chosen)",
                     summarize_candidates(result.candidates))

@@ -72,8 +72,14 @@ def test_same_seed_same_model_other_seed_other_model(tables, tmp_path: Path) -> 
     assert "seed" not in load_training_setup("sql").train_config.model_fields_set
     assert other.bundle.booster.model_to_string() != first.bundle.booster.model_to_string()
     assert first.reports["model"].metrics["roc_auc"] > first.reports["rules"].metrics["roc_auc"]
-    resolved = replace(FeatureConfig(), icp=resolve_icp(FeatureConfig()))
-    assert first.bundle.feature_config == resolved.to_dict()
+    resolved = replace(FeatureConfig(), icp=resolve_icp(FeatureConfig())).to_dict()
+    stored = dict(first.bundle.feature_config)
+    typed = {key: stored.pop(key) for key in ("attributes", "attribute_levels",
+                                              "infer_attributes")}
+    assert stored == {k: v for k, v in resolved.items() if k not in typed}
+    assert typed["infer_attributes"] is False  # the sample's own columns, typed at training
+    assert typed["attributes"] == {"newsletter_opt_in": "bool", "prefecture": "category",
+                                   "utm_medium": "category", "utm_source": "category"}
     assert first.bundle.feature_config["icp"]["name"] == "jp-midmarket-saas"
     assert first.bundle.rules == load_rules().model_dump(mode="json")
 
