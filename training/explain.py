@@ -168,20 +168,24 @@ def find_context_features(frame: pd.DataFrame, names: Sequence[str], time_col: s
         names: the features to check.
         time_col: the rows' timestamps (days are UTC calendar days).
     """
-    days = pd.to_datetime(frame[time_col], utc=True).dt.floor("D")
-    sizes = days.value_counts()
-    busy = days.isin(sizes.index[sizes >= 2]).to_numpy()
+    days = pd.to_datetime(frame[time_col], utc=True).dt.floor("D").to_numpy()
+    day_codes, _ = pd.factorize(days)
+    sizes = np.bincount(day_codes)
+    busy = sizes[day_codes] >= 2
     n_days = int((sizes >= 2).sum())
     if n_days < min_days:
         return []
-    keys = days[busy].to_numpy()
+    order = np.argsort(day_codes[busy], kind="stable")
+    rows = np.flatnonzero(busy)[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(day_codes[rows]) != 0])
     found = []
     for name in names:
-        column = frame.loc[busy, name].astype(object).where(frame.loc[busy, name].notna(), None)
-        per_day = column.groupby(keys).agg(["nunique", "first"])
-        constant = per_day["nunique"] <= 1
-        usual = per_day.loc[constant, "first"].value_counts(dropna=False)
-        unusual = int(constant.sum()) - (int(usual.iloc[0]) if len(usual) else 0)
+        codes, _ = pd.factorize(frame[name].to_numpy()[rows], use_na_sentinel=True)
+        codes = np.where(codes < 0, codes.max() + 1, codes)  # missing is a value of its own
+        low, high = np.minimum.reduceat(codes, starts), np.maximum.reduceat(codes, starts)
+        constant = low == high
+        usual = np.bincount(low[constant]).max() if constant.any() else 0
+        unusual = int(constant.sum()) - int(usual)
         if (~constant).mean() <= 1 - share and unusual >= max(3, 0.05 * n_days):
             found.append(name)
     return found
