@@ -2,7 +2,10 @@
 
 Fitting a forecaster takes seconds (the monthly time-to-close models and the past periods that
 calibrate the combination), so fitted forecasters are kept per (as_of, P(win) source, currency,
-rates) in a small cache; the pipeline tables are read from the store on a cache miss. Forecasts
+rates) in a small cache, and the fits themselves (``forecast.FitCache``: one time-to-close model
+per month, on what was known then) are shared across as-of dates for ``FIT_CACHE_SECONDS``: a
+forecast for another day of the same data refits nothing it already has. The pipeline tables
+are read from the store when those fits expire. Forecasts
 run on one dedicated thread, never on the scoring thread or the event loop, and at most
 ``max_pending`` wait for it: more are answered 503 at once instead of queueing behind a slow
 fit. Amounts are converted to the reporting currency with the rates from settings
@@ -13,18 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 
 from crm.settings import Settings
 from crm.store import CRMStore
-from forecast import Forecaster, convert_currency, fit_forecaster
+from forecast import FitCache, Forecaster, convert_currency, fit_forecaster
 from serving.schemas import ErrorResponse, FieldError, ForecastRequest
 
 logger = logging.getLogger(__name__)
 
 _CACHE_SIZE = 8
+FIT_CACHE_SECONDS = 600.0  # fits shared across as-of dates; the store is re-read after this
 
 
 class ForecastBusy(RuntimeError):
@@ -51,6 +56,7 @@ class ForecastService:
         self.fx_rates = dict(settings.fx_rates)
         self.max_pending = max_pending
         self._cache: OrderedDict[tuple, Forecaster] = OrderedDict()
+        self._fits: dict[tuple, tuple[float, FitCache]] = {}
         self._lock = Lock()
         self._pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast")
@@ -95,15 +101,27 @@ class ForecastService:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        tables = self.store.read_tables(["opportunities", "opportunity_stage_history"])
-        tables = convert_currency(tables, {**rates, currency: 1.0}, currency)
-        forecaster = fit_forecaster(tables, request.as_of.date().isoformat(),
-                                    request.win_probability)
+        fits = self._fit_cache(currency, rates)
+        forecaster = fit_forecaster(fits.tables, request.as_of.date().isoformat(),
+                                    request.win_probability, cache=fits)
         with self._lock:
             self._cache[key] = forecaster
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         return forecaster
+
+
+    def _fit_cache(self, currency: str, rates: dict[str, float]) -> FitCache:
+        """The fits of the stored pipeline in ``currency``, read and kept for
+        ``FIT_CACHE_SECONDS`` (called on the forecast thread only)."""
+        key = (currency, tuple(sorted(rates.items())))
+        hit = self._fits.get(key)
+        if hit is not None and time.monotonic() - hit[0] < FIT_CACHE_SECONDS:
+            return hit[1]
+        tables = self.store.read_tables(["opportunities", "opportunity_stage_history"])
+        fits = FitCache(convert_currency(tables, {**rates, currency: 1.0}, currency))
+        self._fits = {key: (time.monotonic(), fits)}  # one dataset at a time: bounded memory
+        return fits
 
 
 async def handle_forecast(service: ForecastService, request: ForecastRequest

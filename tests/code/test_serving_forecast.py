@@ -54,6 +54,19 @@ def test_same_request_is_reproducible_and_cached(service: ForecastService) -> No
     assert len(service._cache) == 1
 
 
+def test_another_day_reuses_the_fits_and_gives_the_same_answer(store: CRMStore) -> None:
+    """Fits are shared across as-of dates (one per month, point in time): a second day refits
+    nothing it has, and answers exactly as a fresh service does."""
+    shared = ForecastService(store)
+    shared.forecast(_request())
+    (fits,) = [cache for _, cache in shared._fits.values()]
+    fitted = dict(fits._models)
+    later = shared.forecast(_request(as_of="2026-10-20T00:00:00Z"))
+    assert [cache for _, cache in shared._fits.values()] == [fits]
+    assert all(fits._models[month] is model for month, model in fitted.items())
+    assert later == ForecastService(store).forecast(_request(as_of="2026-10-20T00:00:00Z"))
+
+
 def test_reporting_currency_and_rates_come_from_settings(service: ForecastService) -> None:
     """The sample CRM mixes USD and JPY: the default settings' rates make it forecastable."""
     status, body = asyncio.run(handle_forecast(service, _request(fx={})))
