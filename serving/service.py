@@ -26,6 +26,8 @@ module defines the service and nothing else; the runtime starts when BentoML cre
 
 from __future__ import annotations
 
+import threading
+
 import bentoml
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
@@ -60,7 +62,7 @@ from serving.schemas import (
 )
 from serving.settings import ServingSettings
 from serving.ui.auth import session_authoriser
-from serving.ui.routes import handoff_router, ui_app
+from serving.ui.routes import PARTS, handoff_router, ui_app
 from training.drift import DriftReport
 
 RULE_ANSWERS = bentoml.metrics.Counter(
@@ -161,13 +163,16 @@ class LeadScoring:
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
             on_batch=_observe_batch, on_drift=_set_drift).start()
         self.forecasts = ForecastService(self.runtime.store, self.runtime.settings)
+        self._stop_warming = threading.Event()
+        PARTS.start_warming(self.runtime, self._stop_warming)
 
     def __is_ready__(self) -> bool:
         return self.runtime.scorer.is_ready
 
     @bentoml.on_shutdown
     def stop_runtime(self) -> None:
-        """Stop registry polling and finish queued requests."""
+        """Stop registry polling and board warming, and finish queued requests."""
+        self._stop_warming.set()
         self.runtime.stop()
 
     @bentoml.api(route="/score")

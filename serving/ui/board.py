@@ -246,6 +246,11 @@ class BoardCache:
             self._tables = (time.monotonic(), tables)
         return tables
 
+    def has(self, as_of: pd.Timestamp) -> bool:
+        """Whether the board as of ``as_of`` for the scorer's current model is built."""
+        with self._lock:
+            return (describe_scorer(self.scorer), as_of) in self._boards
+
     def get(self, as_of: pd.Timestamp) -> Board:
         """The board as of ``as_of`` (a day start, UTC)."""
         key = (describe_scorer(self.scorer), as_of)

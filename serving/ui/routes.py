@@ -83,6 +83,7 @@ class _Parts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._runtime = None
         self._boards: BoardCache | None = None
         self._as_of: tuple[float, pd.Timestamp] | None = None
         self.settings = UiSettings()
@@ -94,7 +95,39 @@ class _Parts:
 
     @property
     def runtime(self):
-        return self.service.runtime
+        return self._runtime if self._runtime is not None else self.service.runtime
+
+    def start_warming(self, runtime, stop: threading.Event) -> threading.Thread | None:
+        """Keep today's and yesterday's boards built for the served model, in the background,
+        so that the first view of the priority list after a start, a model change or a new day
+        does not pay the build (every ``LEADSCORE_UI_WARM_SECONDS``; 0 turns it off)."""
+        if not self.settings.warm_seconds or runtime.store is None:
+            return None
+        self._runtime = runtime
+        thread = threading.Thread(target=self._warm, args=(stop,), name="ui-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            pause = 1.0  # until the scorer has checked the registry once
+            if self._runtime.scorer.is_ready:
+                pause = self.settings.warm_seconds
+                try:
+                    self.warm_boards()
+                except Exception:  # noqa: BLE001 - a page view shows the error; keep warming
+                    logger.exception("warming the priority boards failed")
+            if stop.wait(pause):
+                return
+
+    def warm_boards(self) -> int:
+        """Build today's and yesterday's boards when missing; how many were built."""
+        day, built = self.as_of(None), 0
+        for moment in (day, day - DAY):
+            if not self.boards.has(moment):
+                self.boards.get(moment)
+                built += 1
+        return built
 
     @property
     def api_key(self) -> str | None:

@@ -21,3 +21,8 @@ class UiSettings(BaseSettings):
         description='Rates into `currency`, JSON, e.g. {"JPY": 0.0066667} (the default: the '
                     "sample CRM's yen deals in dollars; set your own rates).")
     history_weeks: int = Field(12, ge=1, le=52, description="Weeks of score history shown.")
+    warm_seconds: float = Field(
+        60.0, ge=0, description="How often a background thread checks that today's and "
+                                "yesterday's priority boards are built for the model being "
+                                "served, building them before anyone asks (0: never; the "
+                                "first page view then builds them).")

@@ -179,3 +179,33 @@ def test_funnel_view_refuses_an_unknown_period_length() -> None:
 
     with pytest.raises(ValueError, match="freq: 'Y' is not one of M, Q, W"):
         funnel_view({}, None, "Y", None, pd.Timestamp("2026-10-01", tz="UTC"), "chart")
+
+
+def test_warming_builds_todays_and_yesterdays_boards_once(tmp_path) -> None:
+    """The background warm-up builds the two boards the priority list needs, once per model
+    and day, so the first page view does not pay for them."""
+    import threading
+    from types import SimpleNamespace
+
+    from crm.sample import GeneratorConfig, generate_crm
+    from crm.store import CRMStore
+    from serving.scorer import LeadScorer
+    from serving.ui.routes import _Parts
+    from training.rules import load_rules
+
+    tables, _ = generate_crm(GeneratorConfig(n_leads=300, seed=4))
+    store = CRMStore(f"sqlite:///{tmp_path / 'crm.db'}")
+    store.write_tables(tables)
+    scorer = LeadScorer(load_rules(), store)
+    scorer.use_rules("sql", "no_champion")
+    parts = _Parts()
+    parts._runtime = SimpleNamespace(store=store, scorer=scorer)
+    day = parts.as_of(None)
+    assert not parts.boards.has(day) and not parts.boards.has(day - pd.Timedelta(days=1))
+    assert parts.warm_boards() == 2
+    assert parts.boards.has(day) and parts.boards.has(day - pd.Timedelta(days=1))
+    assert parts.warm_boards() == 0
+    stop = threading.Event()
+    stop.set()
+    parts.settings = parts.settings.model_copy(update={"warm_seconds": 0})
+    assert parts.start_warming(parts._runtime, stop) is None  # 0 turns it off
