@@ -8,7 +8,9 @@ One run, all on 127.0.0.1:
    framework alone costs per request), ``POST /score`` with reasons (lead sent inline: contact
    data, company, BANT, activities) at concurrency 1 and 8 (also at 8 with only the leads that
    have a company: a lead sent without one makes the service look its company up in the store),
-   and by ``lead_id`` (store look-up) at 8; then at 8 with micro-batching off, and with two worker processes;
+   and by ``lead_id`` (store look-up) at 8, with and without the lead cache; then at 8 with
+   micro-batching off, and with two worker processes (``--store-only``: only inline and by
+   ``lead_id`` at 8, a short run for the store path's target);
 3. the same registered model behind ``mlflow models serve --env-manager local`` (the peer: it
    takes a ready feature vector and returns probability/score/grade, no reasons), at
    concurrency 1 and 8;
@@ -181,6 +183,31 @@ def running(command: list[str], env: dict[str, str], ready_path: str,
         server.stop()
 
 
+def bentoml_runs(bodies: list[dict], ids: list[str], store_only: bool) -> list[tuple]:
+    """(server variant, [(path, bodies, concurrency, case name)]) of each server to start;
+    ``store_only``: inline and by ``lead_id`` at 8, with and without the lead cache."""
+    by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
+    inline = "bentoml /score + reasons (inline lead)"
+    by_id_name = "bentoml /score + reasons (lead_id, store)"
+    no_cache = {"LEADSCORE_SERVING_LEAD_CACHE_SECONDS": "0"}
+    if store_only:
+        return [({}, [("/score", bodies, 8, inline), ("/score", by_id, 8, by_id_name)]),
+                (no_cache, [("/score", by_id, 8, by_id_name + ", no cache")])]
+    # a lead sent without a company makes the service look the company up in the store
+    complete = [body for body in bodies if body["company"] is not None]
+    return [
+        ({}, [("/livez", None, 8, "bentoml GET /livez (the framework's floor)"),
+              ("/score", bodies, 1, inline), ("/score", bodies, 8, inline),
+              ("/score", complete, 8, "bentoml /score + reasons (inline, with company)"),
+              ("/score", by_id, 8, by_id_name)]),
+        (no_cache, [("/score", by_id, 8, by_id_name + ", no cache")]),
+        ({"LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"},
+         [("/score", bodies, 8, "bentoml /score + reasons, micro-batching off")]),
+        ({"LEADSCORE_SERVING_WORKERS": "2"},
+         [("/score", bodies, 8, "bentoml /score + reasons, 2 workers")]),
+    ]
+
+
 def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
                   root: Path) -> list[Case]:
     env = {"LEADSCORE_MLFLOW_TRACKING_URI": world["tracking_uri"],
@@ -189,22 +216,8 @@ def bentoml_cases(world: dict, bodies: list[dict], ids: list[str], args,
            "LEADSCORE_SERVING_LOAD_WIN_MODEL": "false"}
     command = [str(Path(sys.executable).parent / "bentoml"), "serve",
                "serving.service:LeadScoring", "--host", "127.0.0.1", "--port", "{port}"]
-    by_id = [{"lead_id": lead, "as_of": AS_OF.isoformat()} for lead in ids]
-    inline = "bentoml /score + reasons (inline lead)"
-    # a lead sent without a company makes the service look the company up in the store
-    complete = [body for body in bodies if body["company"] is not None]
-    runs = [  # (server variant, [(path, bodies, concurrency, case name)])
-        ({}, [("/livez", None, 8, "bentoml GET /livez (the framework's floor)"),
-              ("/score", bodies, 1, inline), ("/score", bodies, 8, inline),
-              ("/score", complete, 8, "bentoml /score + reasons (inline, with company)"),
-              ("/score", by_id, 8, "bentoml /score + reasons (lead_id, store)")]),
-        ({"LEADSCORE_SERVING_MICRO_BATCH_SIZE": "1"},
-         [("/score", bodies, 8, "bentoml /score + reasons, micro-batching off")]),
-        ({"LEADSCORE_SERVING_WORKERS": "2"},
-         [("/score", bodies, 8, "bentoml /score + reasons, 2 workers")]),
-    ]
     cases = []
-    for number, (variant, measured) in enumerate(runs):
+    for number, (variant, measured) in enumerate(bentoml_runs(bodies, ids, args.store_only)):
         with running(command, {**env, **variant}, "/readyz",
                      root / f"bentoml-{number}.log") as server:
             cases += [load(server.url, path, payloads, args.requests, concurrency, name)
@@ -224,11 +237,25 @@ def mlflow_cases(world: dict, payloads: list[dict], args, root: Path) -> list[Ca
                      "mlflow models serve /invocations (no reasons)") for c in (1, 8)]
 
 
+def print_store_ratio(cases: list[Case]) -> None:
+    """By ``lead_id`` against inline at concurrency 8, measured in this run."""
+    at8 = {c.name: c.result for c in cases if c.concurrency == 8}
+    inline = at8.get("bentoml /score + reasons (inline lead)")
+    for name, result in at8.items():
+        if inline is not None and "(lead_id, store)" in name:
+            print(f"  {name}: p50 {result.percentile(50) / inline.percentile(50):.2f}x and "
+                  f"throughput {inline.rate / result.rate:.2f}x slower than inline; p99 "
+                  f"{result.percentile(99):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per case")
     parser.add_argument("--leads", type=int, default=5000, help="leads in the generated CRM")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--store-only", action="store_true",
+                        help="only /score inline and by lead_id at concurrency 8 (the store "
+                             "path's target: within 1.5x of inline, p99 <= 30 ms)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
     try:
@@ -239,7 +266,8 @@ def main() -> None:
               f"{time.perf_counter() - began:.1f} s; {len(bodies)} distinct leads, "
               f"{np.mean([len(b['activities']) for b in bodies]):.1f} activities each")
         cases = bentoml_cases(world, bodies, ids, args, root)
-        cases += mlflow_cases(world, mlflow_payloads(world, ids), args, root)
+        if not args.store_only:
+            cases += mlflow_cases(world, mlflow_payloads(world, ids), args, root)
         pairs = pd.DataFrame({"lead_id": pd.array(ids[:1], dtype="str"),
                               "as_of": pd.Series([AS_OF]).dt.as_unit("us")})
         features = build_lead_features(world["tables"], pairs, world["config"])
@@ -247,6 +275,9 @@ def main() -> None:
               f"{'errors':>7}")
         for case in cases:
             print(case.row())
+        print_store_ratio(cases)
+        if args.store_only:
+            return
         for line in in_process_limit(world["bundle"], features):
             print(line)
         print("\nin-process /score path for one lead (median of 100):")

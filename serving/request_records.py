@@ -20,6 +20,7 @@ every imputation is reported in the answer's ``warnings``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from crm.schema import (
     empty_frame,
     table_spec,
 )
+from features.activities import AccountLeads, LeadEvents
 from serving.lookups import DealContext, LeadContext
 from serving.schemas import BantIn, CompanyIn, LeadIn, ScoreRequest, WinRequest
 
@@ -67,12 +69,22 @@ def unslot(value: str) -> str:
     return value.split(SLOT_SEPARATOR, 1)[1]
 
 
-def slot_frame(frame: pd.DataFrame, slot: int | str, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A copy of ``frame`` with the id ``columns`` prefixed by the slot (missing stay missing)."""
-    out = frame.copy()
-    for column in columns:
-        out[column] = f"{slot}{SLOT_SEPARATOR}" + out[column]
-    return out
+def slot_events(events: LeadEvents, slot: int | str) -> LeadEvents:
+    """``events`` with their lead and account ids prefixed by the slot (missing stay missing)."""
+    return dataclasses.replace(events, leads=_slot_ids(events.leads, slot),
+                               accounts=_slot_ids(events.accounts, slot))
+
+
+def slot_leads(leads: AccountLeads, slot: int | str) -> AccountLeads:
+    """``leads`` with their lead and account ids prefixed by the slot."""
+    return AccountLeads([slot_id(slot, i) for i in leads.ids],
+                        [slot_id(slot, a) for a in leads.accounts], leads.created)
+
+
+def _slot_ids(values: np.ndarray, slot: int | str) -> np.ndarray:
+    values = values.tolist()
+    slotted = {value: slot_id(slot, value) for value in set(values)}  # few distinct ids
+    return np.array([slotted[value] for value in values], dtype=object)
 
 
 def _normalise(value: str | None) -> str | None:
@@ -101,8 +113,8 @@ class LeadRecords:
     lead: dict[str, Any]
     account: dict[str, Any] | None
     activities: list[dict[str, Any]]
-    stored_activities: pd.DataFrame | None = None
-    account_leads: pd.DataFrame | None = None
+    stored_activities: LeadEvents | None = None
+    account_leads: AccountLeads | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -150,7 +162,7 @@ def _base_lead(request: ScoreRequest, context: LeadContext | None,
     if context is None:  # looked up only when a store is configured
         raise RequestError("lead_id", "no CRM store is configured; send the lead inline")
     if context.lead is not None:
-        return {**_plain(context.lead), "name": None}
+        return {**context.lead, "name": None}
     raise RequestError("lead_id", f"lead_id '{request.lead_id}' is not in the store; "
                                   "send the lead inline")
 
@@ -160,7 +172,7 @@ def _account(request: ScoreRequest, context: LeadContext | None,
     if request.company is not None:
         return _account_from_request(request.company, warnings)
     if context is not None and context.account is not None:
-        return {**_plain(context.account), "name": None}
+        return {**context.account, "name": None}
     warnings.append("company is missing: firmographic and ICP features are unknown")
     return None
 
@@ -215,15 +227,17 @@ def _inline_activities(request: ScoreRequest, as_of: pd.Timestamp,
 
 
 def _stored_activities(request: ScoreRequest, context: LeadContext | None,
-                       lead_id: str) -> pd.DataFrame | None:
+                       lead_id: str) -> LeadEvents | None:
     """Stored activities to add: all of them when none are inline, else only the colleagues'
     (inline activities replace the lead's own)."""
     if context is None:
         return None
-    if request.activities is None:
-        return context.activities
     stored = context.activities
-    return stored[(stored["lead_id"] != lead_id).fillna(True)]
+    if request.activities is None:
+        return stored
+    keep = np.array([lead != lead_id for lead in stored.leads.tolist()], dtype=bool)
+    return LeadEvents(stored.times[keep], stored.kinds[keep], stored.leads[keep],
+                      stored.accounts[keep])
 
 
 def _impute_created_at(lead: dict[str, Any], activities: list[dict[str, Any]],
@@ -268,7 +282,7 @@ def build_lead_records(request: ScoreRequest, slot: int, as_of: pd.Timestamp,
 
 
 def _slotted(slot: int, lead: dict[str, Any], account: dict[str, Any] | None,
-             activities: list[dict[str, Any]], stored: pd.DataFrame | None,
+             activities: list[dict[str, Any]], stored: LeadEvents | None,
              context: LeadContext | None, warnings: list[str]) -> LeadRecords:
     lead = {**lead, "lead_id": slot_id(slot, lead["lead_id"]),
             "account_id": slot_id(slot, lead["account_id"])}
@@ -276,12 +290,10 @@ def _slotted(slot: int, lead: dict[str, Any], account: dict[str, Any] | None,
         account = {**account, "account_id": slot_id(slot, account["account_id"])}
     for record in activities:
         record.update(event_id=slot_id(slot, record["event_id"]), lead_id=lead["lead_id"])
-    ids = ("event_id", "lead_id", "account_id")
     return LeadRecords(
         lead_id=lead["lead_id"], lead=lead, account=account, activities=activities,
-        stored_activities=None if stored is None else slot_frame(stored, slot, ids),
-        account_leads=(None if context is None
-                       else slot_frame(context.account_leads, slot, ("lead_id", "account_id"))),
+        stored_activities=None if stored is None else slot_events(stored, slot),
+        account_leads=None if context is None else slot_leads(context.account_leads, slot),
         warnings=warnings)
 
 

@@ -5,7 +5,7 @@ so the HTTP behaviour is testable in-process without a server:
 
 * ``build_runtime`` reads ``Settings`` and ``ServingSettings`` and assembles the parts: the
   scoring micro-batcher, and a second one that reads the store for requests that leave data
-  to it (grouped into one query per table), so store reads never hold up scoring;
+  to it (``serving.lookups.LeadReader``), so store reads never hold up scoring;
 * ``handle_*`` answer one route each: 200 with the answer, 413 over a size limit, 422 for a
   request that cannot be scored as sent (naming the field), 503 when the store is missing or
   failing; never a 5xx because of what the client sent.
@@ -28,7 +28,7 @@ from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.batching import MicroBatcher
 from serving.drift import DriftMonitor
-from serving.lookups import find_conflicts, find_unknown_leads, ingest_events
+from serving.lookups import LeadReader, find_conflicts, find_unknown_leads, ingest_events
 from serving.request_records import RequestError, canonical_frame, describe_schema_problems
 from serving.schemas import (
     ErrorResponse,
@@ -133,6 +133,7 @@ def build_runtime(settings: Settings | None = None, serving: ServingSettings | N
                          settings.drift_warn_psi, settings.drift_alert_psi, on_report=on_drift)
     scorer = LeadScorer(load_rules(serving.rules_path), store, on_rule_answer=on_rule_answer,
                         rules_source=str(serving.rules_path),
+                        lead_cache_seconds=serving.lead_cache_seconds,
                         on_model_scores=lambda model, matrix, proba: drift.record(
                             (model.name, model.version), model.bundle, matrix, proba))
     names = {"sql": settings.sql_model_name}
@@ -245,7 +246,8 @@ async def handle_events(runtime: ServingRuntime, request: EventsRequest) -> Answ
                for event in request.events]
     try:
         return await asyncio.to_thread(_ingest, runtime.store,
-                                       canonical_frame("activities", records))
+                                       canonical_frame("activities", records),
+                                       runtime.scorer.reader)
     except SchemaViolationError as error:
         return error_answer(422, "the events do not fit the canonical schema", [FieldError(
             field="events", message=describe_schema_problems(error), type="schema")])
@@ -254,7 +256,7 @@ async def handle_events(runtime: ServingRuntime, request: EventsRequest) -> Answ
         return error_answer(503, "the CRM store is unavailable right now; try again")
 
 
-def _ingest(store: CRMStore, events) -> Answer:
+def _ingest(store: CRMStore, events, reader: LeadReader | None = None) -> Answer:
     """Store new events; report those of leads not stored (yet) and re-sent ids that differ."""
     unknown = sorted({events["lead_id"].iloc[i] for i in find_unknown_leads(store, events)})
     conflicts = find_conflicts(store, events)
@@ -262,6 +264,8 @@ def _ingest(store: CRMStore, events) -> Answer:
         logger.warning("%d re-sent event id(s) differ from the stored events; the stored ones "
                        "are kept", len(conflicts))
     inserted = ingest_events(store, events)
+    if reader is not None:  # cached contexts of these leads, colleagues and accounts end
+        reader.forget(events["lead_id"].tolist(), events["account_id"].tolist())
     return 200, EventsResponse(received=len(events), inserted=inserted,
                                duplicates=len(events) - inserted, conflicts=conflicts,
                                unknown_leads=unknown)

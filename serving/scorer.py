@@ -7,7 +7,8 @@ the old model, the next batch gets the new one.
 
 Scoring a batch of leads:
 
-1. look up what the requests leave to the store (one query per table for the batch);
+1. look up what the requests leave to the store (``serving.lookups.LeadReader``: a few
+   indexed queries per lead, no pandas, and a short-lived cache that ``/events`` ends);
 2. turn each request into canonical records with slotted ids (``serving.request_records``);
 3. build the requests' features with ``features.leads.build_request_features`` — the same
    feature kernels as the batch path (``features.leads.build_lead_features``), run once for
@@ -43,7 +44,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from features.activities import AccountLeads, LeadEvents
+from features.activities import LeadEvents
 from features.config import FeatureConfig
 from features.leads import (
     LeadQuery,
@@ -56,7 +57,7 @@ from crm.schema import SchemaViolationError
 from crm.store import CRMStore
 from serving.reasons import (model_reasons, rule_grades, rule_points, rule_reasons,
                              unknown_category_warnings, win_rule_reasons)
-from serving.lookups import LeadContext, fetch_deal_context, fetch_lead_contexts
+from serving.lookups import LeadContext, LeadReader, fetch_deal_context
 from serving.request_records import (
     LeadRecords,
     RequestError,
@@ -183,14 +184,17 @@ class LeadScorer:
         rules_source: where ``rules`` come from (shown by ``GET /model``).
         on_model_scores: called with (model, input matrix, probabilities) after a model
             scored API requests (e.g. ``serving.drift.DriftMonitor.record``).
+        lead_cache_seconds: how long a lead read from the store by id is reused
+            (``serving.lookups.LeadReader``; 0: read every time).
     """
 
     def __init__(self, rules: RulesConfig, store: CRMStore | None = None,
                  on_rule_answer: Callable[[str, str, int], None] | None = None,
                  rules_source: str = "rules file",
                  on_model_scores: Callable[[LoadedModel, np.ndarray, np.ndarray], None]
-                 | None = None):
+                 | None = None, lead_cache_seconds: float = 0.0):
         self.store = store
+        self.reader = LeadReader(store, lead_cache_seconds) if store is not None else None
         self.default_config = resolve_feature_config(None)
         self.file_rules = RuleSet(rules, self.default_config, rules_source)
         self._lead_registry = lead_feature_registry(self.default_config)
@@ -347,7 +351,7 @@ class LeadScorer:
         return self.store is not None and not job.fetched and _needs_store(job.request)
 
     def fetch_contexts(self, jobs: Sequence[LeadJob]) -> list[LeadJob]:
-        """``jobs`` with their stored contexts looked up (one query per table for all)."""
+        """``jobs`` with their stored contexts looked up (``serving.lookups.LeadReader``)."""
         contexts = self._lead_contexts(jobs)
         return [dataclasses.replace(job, context=context, fetched=True)
                 for job, context in zip(jobs, contexts)]
@@ -355,13 +359,10 @@ class LeadScorer:
     def _lead_contexts(self, jobs: Sequence[LeadJob]) -> list[LeadContext | None]:
         wanted = [j.request.lead_id if not j.fetched and _needs_store(j.request) else None
                   for j in jobs]
-        ids = [lead_id for lead_id in wanted if lead_id is not None]
-        if not ids or self.store is None:
+        if self.reader is None:
             return [j.context for j in jobs]
-        overrides = {j.request.lead_id: j.request.company.account_id for j in jobs
-                     if j.request.company is not None and j.request.lead_id is not None}
-        contexts = fetch_lead_contexts(self.store, ids, overrides)
-        return [job.context if lead_id is None else contexts[lead_id]
+        return [job.context if lead_id is None else self.reader.read(
+                    lead_id, job.request.company.account_id if job.request.company else None)
                 for job, lead_id in zip(jobs, wanted)]
 
     def _answer_leads(self, active: ActiveModels, rows: list[dict], jobs: list[LeadJob],
@@ -551,10 +552,10 @@ def online_request_features(records: Sequence[LeadRecords], as_ofs: Sequence[pd.
 
 def _lead_query(records: LeadRecords, as_of: pd.Timestamp) -> LeadQuery:
     events = [LeadEvents.from_records(records.activities)]
-    if records.stored_activities is not None and len(records.stored_activities):
-        events.append(LeadEvents.from_frame(records.stored_activities))
+    if records.stored_activities is not None and len(records.stored_activities.times):
+        events.append(records.stored_activities)
     return LeadQuery(records.lead, records.account, LeadEvents.concat(events), as_of,
-                     AccountLeads.from_frame(records.account_leads))
+                     records.account_leads)
 
 
 def _deal_frame(records, as_of: pd.Timestamp, config: FeatureConfig) -> pd.DataFrame:

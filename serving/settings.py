@@ -45,6 +45,10 @@ class ServingSettings(BaseSettings):
     switch_interval_ms: float = Field(
         1.0, gt=0, le=100, description="Python's thread switch interval (sys.setswitchinterval): "
         "how long the scoring thread may hold the GIL while the HTTP event loop waits.")
+    lead_cache_seconds: float = Field(
+        10.0, ge=0, le=3600, description="How long a lead read from the store for a request "
+        "by lead_id is reused (0: read every time); /events for the lead, a colleague or its "
+        "account ends it at once in the worker that stored them.")
     drift_window: int = Field(
         5_000, ge=10, le=1_000_000, description="Recent model-scored leads whose inputs and "
         "scores are kept in memory for drift checks (numbers and category codes only).")

@@ -182,7 +182,7 @@ def test_a_failing_store_is_503_not_a_crash(runtime, monkeypatch) -> None:
     def down(*args, **kwargs):
         raise ConnectionError("database is down")
 
-    monkeypatch.setattr("serving.scorer.fetch_lead_contexts", down)
+    monkeypatch.setattr("serving.lookups.LeadQueries.read", down)
     monkeypatch.setattr("serving.runtime.ingest_events", down)
     status, body = _run(handle_score(runtime, ScoreRequest(lead_id="L1")))
     assert status == 503 and body.error == "scoring is unavailable right now; try again"
@@ -191,3 +191,33 @@ def test_a_failing_store_is_503_not_a_crash(runtime, monkeypatch) -> None:
     status, body = _run(handle_events(runtime, EventsRequest.model_validate(
         {"events": [event]})))
     assert status == 503
+
+
+def test_events_end_the_cached_context_of_their_lead(tmp_path: Path) -> None:
+    """By lead_id, a lead's stored context is reused for LEADSCORE_SERVING_LEAD_CACHE_SECONDS;
+    events stored for it through /events must show in the next answer at once."""
+    from crm.sample import GeneratorConfig, generate_crm
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}",
+                        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'absent.db'}")
+    runtime = build_runtime(settings, ServingSettings(lead_cache_seconds=600, poll_seconds=60),
+                            registry=EmptyRegistry())
+    runtime.watcher.check_once()
+    runtime.start_batchers()
+    try:
+        tables, _ = generate_crm(GeneratorConfig(n_leads=200, seed=5))
+        runtime.store.write_tables(tables)
+        lead = str(tables["leads"].sort_values("created_at")["lead_id"].iloc[0])
+        request = ScoreRequest(lead_id=lead, as_of="2026-10-01T00:00:00Z")
+        _, before = _run(handle_score(runtime, request))
+        _, cached = _run(handle_score(runtime, request))
+        assert cached.score == before.score
+        events = [{"event_id": f"hot-{i}", "lead_id": lead, "type": kind,
+                   "occurred_at": "2026-09-30T12:00:00Z"}
+                  for i, kind in enumerate(["demo_request", "pricing_page_view", "meeting_held"])]
+        status, _ = _run(handle_events(runtime, EventsRequest.model_validate({"events": events})))
+        assert status == 200
+        _, after = _run(handle_score(runtime, request))
+        assert after.score > before.score, (before, after)
+    finally:
+        runtime.stop()

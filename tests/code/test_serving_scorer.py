@@ -153,7 +153,7 @@ def test_prefetched_contexts_score_without_touching_the_store(crm, bundle,
     direct = scorer.score_leads(jobs)
     fetched = scorer.fetch_contexts(jobs)
     assert not any(scorer.needs_store(job) for job in fetched)
-    scorer.store = _NoStore()
+    scorer.store = scorer.reader = _NoStore()
     assert [a.model_dump() for a in scorer.score_leads(fetched)] == [
         a.model_dump() for a in direct]
     with pytest.raises(RuntimeError, match="store read"):
