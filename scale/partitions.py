@@ -130,7 +130,8 @@ def partition_by_account(tables: Mapping[str, dd.DataFrame], npartitions: int
     accounts = _with_buckets(_table(tables, "accounts"), _account_buckets, npartitions)
     lead_buckets = leads[["lead_id", PARTITION]].rename(
         columns={PARTITION: f"lead{PARTITION}"})
-    activities = _table(tables, "activities").merge(lead_buckets, on="lead_id", how="left")
+    activities = _table(tables, "activities").merge(lead_buckets, on="lead_id", how="left",
+                                                    broadcast=True)  # activities stay put
     activities = activities.map_partitions(
         _activity_copies, npartitions,
         meta=_bucket_meta(activities._meta.drop(columns=f"lead{PARTITION}")))

@@ -18,6 +18,7 @@ Rows of one lead stay together in the sample (and on one side of its split).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Callable, Mapping
 
 import dask
@@ -117,7 +118,9 @@ def fit_booster_dask(client: Client, examples: dd.DataFrame, registry: FeatureRe
     labels = examples[label_col]
     model = lgb.DaskLGBMClassifier(client=client, n_estimators=rounds,
                                    **_classifier_params(params, seed))
-    model.fit(features, labels)
+    with warnings.catch_warnings():  # it names n_jobs, which is not set: Dask sets threads
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        model.fit(features, labels)
     return lgb.Booster(model_str=model.booster_.model_to_string())
 
 

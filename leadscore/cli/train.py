@@ -23,6 +23,17 @@ from leadscore.cli.common import (
     quiet_mlflow,
     settings_for,
 )
+from leadscore.cli.dask_options import (
+    EngineOption,
+    MemoryOption,
+    PartitionsOption,
+    SchedulerOption,
+    SourceOption,
+    WorkersOption,
+    account_partitions,
+    check_engine,
+    dask_client,
+)
 
 commands = typer.Typer()
 
@@ -60,10 +71,12 @@ def _as_of_end(text: str | None) -> pd.Timestamp | None:
 
 
 def train_and_report(task: str, settings: Settings, config_file: Path | None = None,
-                     as_of_end: pd.Timestamp | None = None, force: bool = False):
+                     as_of_end: pd.Timestamp | None = None, force: bool = False,
+                     trainer: Callable | None = None):
     """Train one model from the store and print its report; exits 1 on too little data (the
     refusal is recorded by training, for the service's fallback reason) or when the
-    registration gate refuses the model (unless ``force``)."""
+    registration gate refuses the model (unless ``force``). ``trainer`` replaces
+    ``training.workflows.train_from_store`` (same arguments), e.g. the Dask engine's."""
     from training.gate import ModelRefusedError
     from training.model import InsufficientDataError
     from training.workflows import load_training_setup, train_from_store
@@ -72,9 +85,10 @@ def train_and_report(task: str, settings: Settings, config_file: Path | None = N
     setup = load_training_setup(task, config_file)
     console.rule(f"training the {task} model")
     try:
-        result = train_from_store(task, settings, feature_config=setup.feature_config,
-                                  train_config=setup.train_config, as_of_end=as_of_end,
-                                  progress=_progress_printer(), force=force)
+        result = (trainer or train_from_store)(
+            task, settings, feature_config=setup.feature_config,
+            train_config=setup.train_config, as_of_end=as_of_end,
+            progress=_progress_printer(), force=force)
     except ModelRefusedError as refused:
         console.print(f"[bold red]model refused, not registered:[/bold red] "
                       f"{'; '.join(refused.problems)}", highlight=False)
@@ -148,12 +162,37 @@ def train(
         "--force", help="Register even a model the registration gate refuses (too few "
         "trees, near-constant score, or worse than a simple baseline).")] = False,
     db: DatabaseOption = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = 2,
+    memory_limit: MemoryOption = "auto",
+    partitions: PartitionsOption = None,
+    source: SourceOption = None,
+    sample_rows: Annotated[int, typer.Option(
+        min=1_000, help="--engine dask: about how many examples (whole leads) model "
+                        "selection, calibration and evaluation use; the chosen LightGBM is "
+                        "refitted on every example before the validation window.")] = 200_000,
 ) -> None:
     """Train a model from the store, log it to MLflow and register it as the challenger.
 
     Candidates are chosen on rolling-origin time folds; a degenerate model, or one no better
-    than the logistic or naive-Bayes baseline on the test slice, is refused (exit 1)."""
-    train_and_report(_task(task), settings_for(db), config_file, _as_of_end(as_of_end), force)
+    than the logistic or naive-Bayes baseline on the test slice, is refused (exit 1). With
+    --engine dask (sql only) the examples are built on a Dask cluster and the chosen LightGBM
+    is fitted there with lightgbm.dask (see README, "Scaling out on Dask")."""
+    task, settings = _task(task), settings_for(db)
+    if check_engine(engine) == "local":
+        train_and_report(task, settings, config_file, _as_of_end(as_of_end), force)
+        return
+    if task != "sql":
+        raise typer.BadParameter("the dask engine trains the sql model only",
+                                 param_hint="--engine")
+    from scale.training import train_sql_on_dask
+
+    with dask_client(scheduler, workers, memory_limit) as client:
+        parts = account_partitions(client, settings, source, partitions)
+        train_and_report(task, settings, config_file, _as_of_end(as_of_end), force,
+                         trainer=lambda task, settings, **options: train_sql_on_dask(
+                             parts, client, settings, sample_rows=sample_rows, **options))
 
 
 def _print_promotion(result) -> None:
