@@ -150,7 +150,7 @@ def run_dask(stage: str, data: Path, model: Path, out: Path, args: argparse.Name
     from scale.features import build_lead_features_dask
     from scale.inputs import read_parquet_tables
     from scale.partitions import partition_by_account
-    from scale.scoring import score_partitions, write_scores
+    from scale.scoring import score_partitions, write_partitioned_scores
 
     with open_client(n_workers=args.workers, memory_limit=args.memory_limit) as client:
         cpu = sum(client.run(_cpu_seconds).values())
@@ -165,8 +165,8 @@ def run_dask(stage: str, data: Path, model: Path, out: Path, args: argparse.Name
             wait(features)
             rows = int(features.map_partitions(len).sum().compute())
         else:
-            write_scores(score_partitions(parts, load_active(model), AS_OF),
-                         out / "scores").compute()
+            write_partitioned_scores(score_partitions(parts, load_active(model), AS_OF),
+                                     out / "scores").compute()
             rows = len(pd.read_parquet(out / "scores", columns=["lead_id"]))
         seconds = time.perf_counter() - start
         cpu = sum(client.run(_cpu_seconds).values()) - cpu

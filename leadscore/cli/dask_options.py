@@ -55,6 +55,7 @@ def dask_client(scheduler: str | None, workers: int, memory_limit: str) -> Itera
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no --verbose
         logging.getLogger("distributed").setLevel(logging.WARNING)
         logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # p2p start/stop
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)  # workers at shutdown
     with open_client(scheduler, n_workers=workers, memory_limit=memory_limit) as client:
         threads = sum(client.nthreads().values())
         where = scheduler or "a LocalCluster on this machine"

@@ -30,3 +30,17 @@ def test_a_missing_source_folder_is_refused(tmp_path) -> None:
     code, output = _run("train", "sql", "--engine", "dask", "--source", str(tmp_path / "absent"))
     assert code == 2
     assert "--source" in output and "does not exist" in output
+
+
+def test_a_lead_file_needs_the_local_engine(tmp_path) -> None:
+    lead_file = tmp_path / "leads.csv"
+    lead_file.write_text("lead_id\nL1\n")
+    code, output = _run("score", "--out", str(tmp_path / "s.parquet"), "--engine", "dask",
+                        "--leads", str(lead_file))
+    assert code == 2
+    assert "--leads works with --engine local only" in output
+
+
+def test_score_refuses_an_unknown_engine(tmp_path) -> None:
+    code, output = _run("score", "--out", str(tmp_path / "s.parquet"), "--engine", "ray")
+    assert code == 2 and "must be local or dask, not 'ray'" in output
