@@ -80,7 +80,7 @@ def test_train_promote_refuse_accept_and_roll_back(env: Path) -> None:
     for text in ("model −", "logist", "naive", "lightgbm", "top30_", "icp_fi",
                  "Candidates on the rolling-origin folds", "base rate: train",
                  "Conversion by grade", "candidate lightgbm: mean fold log loss",
-                 "selected ", "split: train"):
+                 "selected ", "split: train", "The dataset's own columns", "prefecture"):
         assert text in output, text
     assert aliases(env) == {"challenger": "1"}
 
