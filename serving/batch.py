@@ -20,7 +20,8 @@ leads and calls it. Python::
 
 One row per lead: ``lead_id``, ``as_of``, ``probability`` (None when the rules answer),
 ``score`` 1-99, ``grade``, ``action``, ``source`` (model or rules), ``model_version``,
-``reasons_up`` / ``reasons_down`` (the top reasons' texts joined by `` | ``) and
+``reasons_up`` / ``reasons_down`` (the top reasons' texts joined by `` | ``),
+``reasons_context`` (the day's context: features the same for every lead scored that day) and
 ``warnings``.
 """
 
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (leads done, leads in all)
 SCORE_COLUMNS = ("lead_id", "as_of", "probability", "score", "grade", "action", "source",
-                 "model_version", "reasons_up", "reasons_down", "warnings")
+                 "model_version", "reasons_up", "reasons_down", "reasons_context", "warnings")
 REASON_SEPARATOR = " | "
 TABLES = ("leads", "accounts", "activities")
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
@@ -191,6 +192,7 @@ def _answers_frame(answers: Sequence[ScoreResponse]) -> pd.DataFrame:
              "model_version": a.model.version if a.model is not None else None,
              "reasons_up": REASON_SEPARATOR.join(r.text for r in a.reasons.positive),
              "reasons_down": REASON_SEPARATOR.join(r.text for r in a.reasons.negative),
+             "reasons_context": REASON_SEPARATOR.join(r.text for r in a.reasons.context),
              "warnings": REASON_SEPARATOR.join(a.warnings)} for a in answers]
     frame = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
     frame["probability"] = frame["probability"].astype("Float64")
