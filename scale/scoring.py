@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 SCORE_DTYPES = {"lead_id": "str", "as_of": "datetime64[us, UTC]", "probability": "Float64",
                 "score": "int64", "grade": "str", "action": "str", "source": "str",
                 "model_version": "str", "reasons_up": "str", "reasons_down": "str",
-                "warnings": "str"}
+                "reasons_context": "str", "warnings": "str"}
 
 def scorer_for(active: ActiveModels) -> LeadScorer:
     """A scorer that answers like ``active`` (its lead model, or its rules and why)."""
