@@ -44,6 +44,7 @@ from training.workflows import (
     make_baseline_rule,
     model_name,
     prepare_tracking,
+    type_training_attributes,
     with_seed,
 )
 
@@ -149,7 +150,9 @@ def train_sql_on_dask(parts: AccountPartitions, client: Client, settings: Settin
                       rules: RulesConfig | None = None, force: bool = False) -> TrainResult:
     """Train, log and register the SQL model as ``training.workflows.train_from_tables`` does,
     with the examples on Dask and the LightGBM booster fitted by ``lightgbm.dask`` (see the
-    module docstring for what runs on the sample).
+    module docstring for what runs on the sample). The dataset's own columns are typed as
+    there (``type_training_attributes``), from the leads' ``created_at`` and ``attributes``
+    gathered from the cluster.
 
     Args:
         parts: the account partitions of leads, activities and accounts.
@@ -168,6 +171,8 @@ def train_sql_on_dask(parts: AccountPartitions, client: Client, settings: Settin
     train_config = with_seed(train_config or setup.train_config, settings.seed)
     rules = rules or load_rules()
     notify = progress or (lambda message: None)
+    feature_config, typing = type_training_attributes(
+        "sql", parts.leads[["created_at", "attributes"]].compute(), feature_config, train_config)
     cut = as_of_end if as_of_end is not None else latest_timestamp_dask(
         {"leads": parts.leads, "activities": parts.activities, "accounts": parts.accounts}
     ) + pd.Timedelta(microseconds=1)
@@ -183,4 +188,4 @@ def train_sql_on_dask(parts: AccountPartitions, client: Client, settings: Settin
         rule_score=make_baseline_rule("sql", rules), progress=progress,
         artifact_location=settings.mlflow_artifact_root, feature_config=feature_config,
         rules=rules, data_cut=cut, force=force,
-        refit=dask_refit(client, examples, registry, train_config))
+        refit=dask_refit(client, examples, registry, train_config), attribute_typing=typing)

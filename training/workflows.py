@@ -39,7 +39,7 @@ from typing import Callable, Literal, Mapping
 import pandas as pd
 import yaml
 
-from features.attribute_typing import type_lead_attributes
+from features.attribute_typing import AttributeTyping, type_lead_attributes
 from features.training_sets import build_sql_examples, build_win_examples
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from features.config import FeatureConfig
@@ -216,11 +216,8 @@ def train_from_tables(
     feature_config = resolve_feature_config(feature_config or setup.feature_config)
     rules = rules or load_rules()
     train_config = with_seed(train_config or setup.train_config, settings.seed)
-    typing = None
-    if task == "sql" and feature_config.infer_attributes and "leads" in tables:
-        typing = type_lead_attributes(tables["leads"], feature_config.attributes,
-                                      train_config.split_fractions[0])
-        feature_config = typing.apply(feature_config)
+    feature_config, typing = type_training_attributes(
+        task, tables["leads"] if "leads" in tables else None, feature_config, train_config)
     cut = as_of_end if as_of_end is not None else default_as_of_end(tables)
     notify = progress or (lambda message: None)
     notify(f"building {task} examples as of {cut.isoformat()}")
@@ -235,6 +232,20 @@ def train_from_tables(
         artifact_location=settings.mlflow_artifact_root,
         feature_config=feature_config, rules=rules, data_cut=cut, force=force,
         attribute_typing=typing)
+
+
+def type_training_attributes(task: str, leads: pd.DataFrame | None,
+                             feature_config: FeatureConfig, train_config: TrainConfig
+                             ) -> tuple[FeatureConfig, AttributeTyping | None]:
+    """The feature settings with the dataset's own columns typed (``sql`` with
+    ``infer_attributes``; ``features.attribute_typing``) from the oldest
+    ``split_fractions[0]`` of ``leads`` (``created_at`` and ``attributes`` suffice), and the
+    typing to report; unchanged settings and None otherwise."""
+    if task != "sql" or not feature_config.infer_attributes or leads is None:
+        return feature_config, None
+    typing = type_lead_attributes(leads, feature_config.attributes,
+                                  train_config.split_fractions[0])
+    return typing.apply(feature_config), typing
 
 
 def with_seed(config: TrainConfig, seed: int) -> TrainConfig:

@@ -50,6 +50,8 @@ def test_dask_training_registers_a_servable_lightgbm_bundle(tmp_path: Path, monk
                                    sample_rows=6_000, force=True)
     sample_rows = sum(part["rows"] for part in result.split_summary.values())
     assert result.bundle.model_kind == "lightgbm"
+    assert "attr_prefecture" in result.bundle.features  # the dataset's own columns, typed
+    assert result.attributes is not None and result.attributes["used"].any()
     assert refit_rows and refit_rows[0] > result.split_summary["train"]["rows"]
     assert sample_rows < 7_000
     assert result.reports["model"].metrics["roc_auc"] > 0.8
