@@ -28,6 +28,9 @@ class GeneratorConfig:
         direct_opportunity_rate: deals without a lead (account-based), per lead (0 .. 1).
         chunk_size: leads simulated per chunk; a positive multiple of RNG_BLOCK_LEADS. Bounds
             working memory and sets how often ``progress`` is called; it never changes output.
+        sql_drift: base-rate drift: log-odds added to every lead's true SQL probability, rising
+            linearly from 0 for the oldest lead to this for the newest (-5 .. 5; 0, the
+            default, leaves the output as without the option).
     """
 
     n_leads: int = 5000
@@ -39,6 +42,7 @@ class GeneratorConfig:
     leads_per_account: float = 4.0
     direct_opportunity_rate: float = 0.012
     chunk_size: int = 50_000
+    sql_drift: float = 0.0
 
     def __post_init__(self) -> None:
         _check_range("n_leads", self.n_leads, 1, 10_000_000, integer=True)
@@ -49,6 +53,7 @@ class GeneratorConfig:
         _check_range("leads_per_account", self.leads_per_account, 1.0, 1000.0)
         _check_range("direct_opportunity_rate", self.direct_opportunity_rate, 0.0, 1.0)
         _check_range("chunk_size", self.chunk_size, RNG_BLOCK_LEADS, 10_000_000, integer=True)
+        _check_range("sql_drift", self.sql_drift, -5.0, 5.0)
         if self.chunk_size % RNG_BLOCK_LEADS:
             raise ValueError(f"chunk_size must be a multiple of {RNG_BLOCK_LEADS}, "
                              f"got {self.chunk_size}")

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm.sample.story import _sigmoid
+
 SHAPES = ("funnel", "telemarketing")
 _ORIGINS = {"organic_search": 0.3, "paid_search": 0.2, "social": -0.4, "email": 0.1,
             "referral": 0.9, "direct_traffic": 0.0, "display": -0.6, "unknown": -0.2}
@@ -169,7 +171,3 @@ def _calls(config: ExportConfig, rng: np.random.Generator) -> pd.DataFrame:
         "campaign": campaign, "previous": previous, "poutcome": poutcome,
         "emp_var_rate": emp_var[day], "cons_conf_idx": confidence[day],
         "euribor3m": euribor[day], "y": np.where(outcome, "yes", "no")})
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))

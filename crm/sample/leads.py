@@ -95,7 +95,8 @@ def _generate_people(config: GeneratorConfig, cal: _Calendar, accounts: _Account
     dup_of = _draw_duplicates(config, st, created)
     person = {key: _copy_from_original(dup_of, values) for key, values in person.items()}
     account, ja, tz = (_copy_from_original(dup_of, v) for v in (account, ja, tz))
-    truth = _draw_ground_truth(st, idx, accounts, account, source, person, dup_of)
+    truth = _draw_ground_truth(st, idx, accounts, account, source, person, dup_of,
+                               _drift_log_odds(config.sql_drift, created))
     owner = np.where(ja, st.pick(idx, len(INSIDE_SALES_JP)),
                      len(INSIDE_SALES_JP) + st.pick(idx, len(INSIDE_SALES_GLOBAL)))
     text = _render_people(st, idx, accounts.domain, account, ja, person, dup_of)
@@ -187,10 +188,19 @@ def _draw_duplicates(config: GeneratorConfig, st: _Streams,
     return dup_of
 
 
+def _drift_log_odds(drift: float, created: np.ndarray) -> np.ndarray | float:
+    """``drift`` x the lead's place in time (0 oldest .. 1 newest); 0.0 when there is none."""
+    if drift == 0.0 or len(created) < 2 or created[-1] == created[0]:
+        return 0.0
+    return drift * (created - created[0]) / (created[-1] - created[0])
+
+
 def _draw_ground_truth(st: _Streams, idx: np.ndarray, accounts: _Accounts,
                        account: np.ndarray, source: np.ndarray, person: dict[str, np.ndarray],
-                       dup_of: np.ndarray) -> dict[str, np.ndarray]:
-    """ICP fit, latent interest, true BANT, p_sql and the 90-day SQL draw (documented)."""
+                       dup_of: np.ndarray, drift: np.ndarray | float = 0.0
+                       ) -> dict[str, np.ndarray]:
+    """ICP fit, latent interest, true BANT, p_sql and the 90-day SQL draw (documented);
+    ``drift`` is added to the SQL log-odds (``GeneratorConfig.sql_drift``)."""
     acc = np.maximum(account, 0)
     has = account >= 0
     emp = np.where(has, accounts.employees[acc], 10.0)
@@ -213,8 +223,9 @@ def _draw_ground_truth(st: _Streams, idx: np.ndarray, accounts: _Accounts,
     budget, authority, need, timeline = (_copy_from_original(dup_of, v)
                                          for v in (budget, authority, need, timeline))
     bant_ok = (timeline <= 3.0) & (budget.astype(int) + authority + need >= 2)
-    p_sql = bant_ok * _sigmoid(SQL_B0 + SQL_ICP * icp + SQL_Z * z
-                               + SQL_INTERACTION * icp * _softplus(z))
+    log_odds = SQL_B0 + SQL_ICP * icp + SQL_Z * z + SQL_INTERACTION * icp * _softplus(z)
+    p_sql = bant_ok * _sigmoid(log_odds if np.isscalar(drift) and drift == 0.0
+                               else log_odds + drift)
     b_speed = np.where(np.isin(source, [_SRC["inbound_form"], _SRC["chat"],
                                         _SRC["referral"]]), 6.0, 3.5)
     return {"icp": icp, "z": z, "budget": budget, "authority": authority, "need": need,

@@ -32,10 +32,14 @@ def generate(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default: settings).")] = None,
     db: DatabaseOption = None,
     export_dir: Annotated[Optional[Path], typer.Option(help="Also write table files here.")] = None,
+    sql_drift: Annotated[float, typer.Option(
+        min=-5.0, max=5.0, help="Base-rate drift: SQL log-odds added, rising from 0 for the "
+        "oldest lead to this for the newest (e.g. 1.5 roughly triples the rate).")] = 0.0,
 ) -> None:
     """Generate a synthetic CRM with a hidden ground truth and load it into the store."""
     settings = settings_for(db)
-    tables, truth = _generate(leads, seed if seed is not None else settings.seed)
+    tables, truth = _generate(GeneratorConfig(
+        n_leads=leads, seed=seed if seed is not None else settings.seed, sql_drift=sql_drift))
     counts = open_store(settings).write_tables(tables, mode="replace")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     truth.to_parquet(settings.data_dir / "ground_truth.parquet", index=False)
@@ -71,15 +75,13 @@ def generate_export(
         console.print(f"written {path}")
 
 
-def _generate(n_leads: int, seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def _generate(config: GeneratorConfig) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     columns = (TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("leads"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("generate", total=n_leads)
+        task = bar.add_task("generate", total=config.n_leads)
         tables, truth = generate_crm(
-            GeneratorConfig(n_leads=n_leads, seed=seed),
-            progress=lambda done: bar.update(task, completed=done),
-        )
+            config, progress=lambda done: bar.update(task, completed=done))
     for name, frame in tables.items():
         schema.validate_table(name, frame)
     return tables, truth

@@ -37,6 +37,7 @@ from crm.sample.story import ICP_EMPLOYEES, SQL_B0, SQL_ICP, SQL_INTERACTION, SQ
         ({"chunk_size": 1500}, ValueError, "chunk_size must be a multiple of 1000, got 1500"),
         ({"end": pd.Timestamp("2026-01-01")}, ValueError, "end must be timezone-aware"),
         ({"end": "2026-01-01T00:00:00Z"}, TypeError, "end must be a pandas Timestamp"),
+        ({"sql_drift": 6}, ValueError, "sql_drift must be between -5.0 and 5.0, got 6"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(changes, error, message):
@@ -169,3 +170,17 @@ def test_a_single_lead_still_gives_valid_tables():
         schema.validate_table(name, frame)
     assert not math.isnan(truth["latent_interest"].iloc[0])
     assert np.isfinite(truth["p_sql"]).all()
+
+
+def test_sql_drift_raises_the_newest_leads_sql_rate_and_nothing_else() -> None:
+    plain_tables, plain = generate_crm(GeneratorConfig(n_leads=3000, seed=9))
+    tables, truth = generate_crm(GeneratorConfig(n_leads=3000, seed=9, sql_drift=2.0))
+    third = np.arange(len(truth)) * 3 // len(truth)  # leads are in creation order
+    ratio = (truth["p_sql"].groupby(third).mean() / plain["p_sql"].groupby(third).mean())
+    assert ratio.iloc[0] < 1.4 < ratio.iloc[1] < ratio.iloc[2] and ratio.iloc[2] > 1.8
+    pd.testing.assert_frame_equal(tables["accounts"], plain_tables["accounts"])
+    pd.testing.assert_series_equal(tables["leads"]["created_at"],
+                                   plain_tables["leads"]["created_at"])
+    newest = tables["leads"]["created_at"] > tables["leads"]["created_at"].quantile(0.67)
+    assert (tables["leads"].loc[newest, "sql_at"].notna().mean()
+            > 1.5 * plain_tables["leads"].loc[newest, "sql_at"].notna().mean())
