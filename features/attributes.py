@@ -180,9 +180,12 @@ def parse_date_us(value: object) -> float:
 
 def _date_ages(values: Sequence, as_of_us: np.ndarray) -> np.ndarray:
     """Days from each date to its pair's ``as_of``; missing when absent or still ahead."""
-    memo: dict[object, float] = {}
-    stamps = np.array([memo.setdefault(v, parse_date_us(v)) if isinstance(v, str) else np.nan
-                       for v in values], dtype=np.float64)
+    memo: dict[str, float] = {}
+    for value in values:
+        if isinstance(value, str) and value not in memo:
+            memo[value] = parse_date_us(value)
+    stamps = np.array([memo.get(v, np.nan) if isinstance(v, str) else np.nan for v in values],
+                      dtype=np.float64)
     ages = (np.asarray(as_of_us, dtype=np.float64) - stamps) / _DAY_US
     return np.where(ages >= 0, ages, np.nan)
 
