@@ -5,19 +5,21 @@ The sample-CRM generator writes leads, activities and accounts as Parquet part f
 shuffled, so companies straddle files). Then, each in a fresh process or cluster:
 
 * local features — ``pd.read_parquet`` of the three tables, ``build_lead_features`` of every
-  lead at one ``as_of``; peak RSS of that process;
+  lead at one ``as_of``, written to one Parquet file; peak RSS of that process;
 * local scoring — the same, then ``scale.scoring.score_tables`` (features, calibrated score,
   grade, action, TreeSHAP reasons) written to one Parquet file;
 * Dask partition — read the part files and regroup them by account (``partition_by_account``,
-  a shuffle) into worker memory;
-* Dask features / Dask scoring — the same functions per account partition (features held in
-  worker memory; scores written as partitioned Parquet);
+  a shuffle) into the workers' memory (what ``leadscore train --engine dask`` holds);
+* Dask features / Dask scoring — the same, streamed: the regrouped partitions go through the
+  same functions one by one and are written as one Parquet file each (what
+  ``leadscore score --engine dask`` does), so a worker holds a few partitions, not the data;
 
 Peak memory of a Dask worker is the worker process's own high-water mark at the
 end of each stage (``VmHWM``); every stage runs in a fresh process and cluster. The model is a
 small LightGBM fitted on a separate 3,000-lead CRM (scoring cost hardly depends on its size).
 
     .venv/bin/python benchmarks/bench_scale.py                  # 300k leads features, 30k scoring
+    .venv/bin/python benchmarks/bench_scale.py --stages partition,features --memory-limit 1GiB
     .venv/bin/python benchmarks/bench_scale.py --leads 1000000 --stages features --memory-limit 10GiB
 """
 
@@ -115,7 +117,9 @@ def run_local(stage: str, data: Path, model: Path, out: Path) -> dict:
     tables = {name: pd.read_parquet(data / name) for name in TABLES}
     read = time.perf_counter() - start
     if stage == "features":
-        rows = len(build_lead_features_at(tables, [AS_OF], FeatureConfig()))
+        features = build_lead_features_at(tables, [AS_OF], FeatureConfig())
+        features.to_parquet(out / "features.parquet", index=False)
+        rows = len(features)
     else:
         scores = score_tables(tables, load_active(model), AS_OF)
         scores.to_parquet(out / "scores.parquet", index=False)
@@ -155,15 +159,15 @@ def run_dask(stage: str, data: Path, model: Path, out: Path, args: argparse.Name
     with open_client(n_workers=args.workers, memory_limit=args.memory_limit) as client:
         cpu = sum(client.run(_cpu_seconds).values())
         start = time.perf_counter()
-        parts = partition_by_account(read_parquet_tables(data), args.partitions).persist()
-        wait([parts.leads, parts.activities, parts.accounts])
-        partitioned = time.perf_counter() - start
-        if stage == "partition":
+        parts = partition_by_account(read_parquet_tables(data), args.partitions)
+        if stage == "partition":  # regrouped and held in the workers' memory
+            parts = parts.persist()
+            wait([parts.leads, parts.activities, parts.accounts])
             rows = int(parts.leads.map_partitions(len).sum().compute())
-        elif stage == "features":
-            features = build_lead_features_dask(parts, [AS_OF], FeatureConfig()).persist()
-            wait(features)
-            rows = int(features.map_partitions(len).sum().compute())
+        elif stage == "features":  # streamed: partition by partition to Parquet files
+            features = build_lead_features_dask(parts, [AS_OF], FeatureConfig())
+            features.to_parquet(str(out / "features"), write_index=False)
+            rows = len(pd.read_parquet(out / "features", columns=["lead_id"]))
         else:
             write_partitioned_scores(score_partitions(parts, load_active(model), AS_OF),
                                      out / "scores").compute()
@@ -171,7 +175,7 @@ def run_dask(stage: str, data: Path, model: Path, out: Path, args: argparse.Name
         seconds = time.perf_counter() - start
         cpu = sum(client.run(_cpu_seconds).values()) - cpu
         peaks = _worker_peaks(client)
-    return {"seconds": seconds, "partition_seconds": partitioned, "rows": rows,
+    return {"seconds": seconds, "rows": rows,
             "cpu_seconds": cpu,
             "peak_gb": max(peaks), "worker_peaks_gb": peaks, "client_peak_gb": _peak_gb()}
 
@@ -188,16 +192,15 @@ def _peaks(engine: str, result: dict) -> str:
 def print_table(results: dict[str, dict], sizes: dict[str, dict[str, int]], args) -> None:
     print(f"\n{args.workers} Dask workers x 1 thread, {args.partitions} account partitions, "
           f"memory limit {args.memory_limit}/worker; local = one process")
-    print("| stage | leads | activities | engine | wall s | of which regrouping s | leads/s "
+    print("| stage | leads | activities | engine | wall s | leads/s "
           "| CPU s (all workers) | peak GB (local process / worst Dask worker) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for key, result in results.items():
         engine, stage = key.split(":")
         counts = sizes[stage]
         rate = result["rows"] / result["seconds"] if result["seconds"] else float("nan")
-        regroup = f"{result['partition_seconds']:.1f}" if engine == "dask" else ""
         print(f"| {stage} | {counts['leads']:,} | {counts['activities']:,} | {engine} "
-              f"| {result['seconds']:.1f} | {regroup} | {rate:,.0f} "
+              f"| {result['seconds']:.1f} | {rate:,.0f} "
               f"| {result['cpu_seconds']:.1f} | {_peaks(engine, result)} |")
     for stage in ("features", "scoring"):
         if f"local:{stage}" in results and f"dask:{stage}" in results:  # same run, same load

@@ -24,7 +24,7 @@ def open_client(scheduler: str | None = None, n_workers: int = 2, threads_per_wo
     """A client of the scheduler at ``scheduler``, or of a new ``LocalCluster``.
 
     Args:
-        scheduler: address such as ``tcp://10.0.0.5:8786``; None starts a local cluster that
+        scheduler: address such as ``tcp://scheduler-host:8786``; None starts a local cluster that
             is closed again on exit.
         n_workers / threads_per_worker / memory_limit / processes: the local cluster's shape
             (``memory_limit`` per worker, e.g. ``"4GiB"``; ``"auto"`` splits the machine).

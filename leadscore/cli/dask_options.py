@@ -27,7 +27,7 @@ ENGINES = ("local", "dask")
 EngineOption = Annotated[str, typer.Option(
     help="local (this process) or dask (a Dask cluster: --scheduler, else a LocalCluster).")]
 SchedulerOption = Annotated[Optional[str], typer.Option(
-    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster here).")]
+    help="Dask scheduler address, e.g. tcp://scheduler-host:8786 (default: a LocalCluster here).")]
 WorkersOption = Annotated[int, typer.Option(
     min=1, help="Workers of the LocalCluster (one thread each).")]
 MemoryOption = Annotated[str, typer.Option(
@@ -66,8 +66,9 @@ def dask_client(scheduler: str | None, workers: int, memory_limit: str) -> Itera
 
 
 def account_partitions(client: "Client", settings: Settings, source: Path | None,
-                       partitions: int | None) -> "AccountPartitions":
-    """Leads, activities and accounts split by account, held in the cluster's memory."""
+                       partitions: int | None, persist: bool = True) -> "AccountPartitions":
+    """Leads, activities and accounts split by account; held in the cluster's memory when
+    ``persist`` (read more than once), else streamed through whatever uses them."""
     from scale.inputs import read_parquet_tables, read_store_tables
     from scale.partitions import partition_by_account
 
@@ -76,4 +77,5 @@ def account_partitions(client: "Client", settings: Settings, source: Path | None
     count = partitions or 4 * sum(client.nthreads().values())
     console.print(f"reading {'files in ' + str(source) if source else 'the store'} into "
                   f"{count} account partitions", highlight=False)
-    return partition_by_account(tables, count).persist()
+    parts = partition_by_account(tables, count)
+    return parts.persist() if persist else parts

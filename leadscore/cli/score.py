@@ -107,7 +107,7 @@ def _score_on_dask(settings: Settings, active, as_of: pd.Timestamp, out: Path, l
 
     with dask_client(*cluster) as client:
         try:
-            parts = account_partitions(client, settings, source, partitions)
+            parts = account_partitions(client, settings, source, partitions, persist=False)
             scores = score_partitions(parts, active, as_of, language, top_k, explain)
             write = client.compute(write_partitioned_scores(scores, out, out.suffix[1:].lower()))
             progress(write)
