@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
@@ -80,10 +81,17 @@ def _record(row: sa.Row, spec: schema.TableSpec) -> dict[str, Any]:
 
 def _microseconds(values: Iterable[str | datetime]) -> np.ndarray:
     """UTC µs of stored times: SQLite's UTC text (read as text, parsed by numpy at once) or
-    PostgreSQL's timezone-aware datetimes."""
+    PostgreSQL's timezone-aware datetimes. Text with an offset (a store written by another
+    tool) goes through pandas' ISO 8601 parser instead."""
     values = [v if isinstance(v, str) or v.tzinfo is None
               else v.astimezone(timezone.utc).replace(tzinfo=None) for v in values]
-    return np.array(values, dtype="datetime64[us]").astype(np.int64)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy only warns about an offset it drops
+            return np.array(values, dtype="datetime64[us]").astype(np.int64)
+    except (ValueError, UserWarning):
+        stamps = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+        return stamps.dt.as_unit("us").astype("int64").to_numpy()
 
 
 def _events(rows: list[sa.Row]) -> LeadEvents:

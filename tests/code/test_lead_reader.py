@@ -122,3 +122,16 @@ def test_a_lead_scores_the_same_by_id_as_sent_inline(crm) -> None:
     pd.testing.assert_frame_equal(stored.drop(columns="lead_id"), sent.drop(columns="lead_id"))
     answers = [a.model_dump(exclude={"warnings"}) for a in scorer.score_leads(by_id)]
     assert answers == [a.model_dump(exclude={"warnings"}) for a in scorer.score_leads(inline)]
+
+
+def test_stored_times_in_any_iso_form_are_read_as_utc() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from serving.lookups import _microseconds
+
+    expected = pd.Timestamp("2024-10-20T01:02:35.5Z").value // 1000
+    forms = ["2024-10-20 01:02:35.500000", "2024-10-20T10:02:35.5+09:00",
+             datetime(2024, 10, 20, 10, 2, 35, 500000, tzinfo=timezone(timedelta(hours=9)))]
+    for form in forms:
+        assert _microseconds([form]).tolist() == [expected], form
+    assert _microseconds(forms[:2]).tolist() == [expected, expected]
