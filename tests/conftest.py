@@ -44,6 +44,21 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture()
+def fresh_postgres_url(postgres_url: str) -> str:
+    """The URL of a new, empty database on the test server (parallel workers never collide)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"leadscore_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's leadscore.yaml or LEADSCORE_* variables by accident."""
