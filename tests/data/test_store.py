@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -75,25 +74,16 @@ def test_sqlite_round_trip_is_lossless(tmp_path: Path, tiny_crm: dict) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_round_trip_is_lossless(postgres_url: str, tiny_crm: dict) -> None:
-    store = _postgres_store(postgres_url)
+def test_postgres_round_trip_is_lossless(fresh_postgres_url: str, tiny_crm: dict) -> None:
+    store = CRMStore(fresh_postgres_url)
     _round_trip(store, tiny_crm)
     store.drop_schema()
 
 
-def _postgres_store(url: str) -> CRMStore:
-    """A store in a fresh database so parallel test workers do not collide."""
-    name = f"leadscore_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return CRMStore(url.rsplit("/", 1)[0] + f"/{name}")
-
-
 @pytest.mark.postgres
-def test_postgres_rejects_invalid_frame_and_writes_nothing(postgres_url: str, tiny_crm: dict) -> None:
-    store = _postgres_store(postgres_url)
+def test_postgres_rejects_invalid_frame_and_writes_nothing(fresh_postgres_url: str,
+                                                           tiny_crm: dict) -> None:
+    store = CRMStore(fresh_postgres_url)
     bad = tiny_crm["leads"].assign(status=["sql", "hot"])
     with pytest.raises(schema.SchemaViolationError, match=r"leads\.status \[L2\]"):
         store.write_table("leads", bad)
