@@ -38,6 +38,7 @@ bench: venv
 	$(PY) benchmarks/bench_ui.py --leads 10000
 	$(PY) benchmarks/bench_forecast_backtest.py
 	$(PY) benchmarks/bench_reports.py --leads 100000
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	rm -rf data/ mlruns/artifacts mlruns/*.db .pytest_cache
