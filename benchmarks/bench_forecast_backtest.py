@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_forecast_backtest.py
     .venv/bin/python benchmarks/bench_forecast_backtest.py --dataset maven --win both
+    .venv/bin/python benchmarks/bench_forecast_backtest.py --freq quarter --no-speed
     .venv/bin/python benchmarks/bench_forecast_backtest.py --tracking-uri sqlite:///mlruns/mlflow.db
 
 For every complete month with enough history (as-of days 1, 10, 15 and 20) and every complete
@@ -28,6 +29,7 @@ from forecast.simulate import FitCache, fit_forecaster
 from forecast.snapshot import convert_currency
 
 ROOT = Path(__file__).resolve().parents[1]
+FREQ_DAYS = {"month": MONTH_AS_OF_DAYS, "quarter": QUARTER_AS_OF_DAYS}
 MAVEN = ROOT.parent / "shared" / "datasets" / "maven_crm"
 
 
@@ -48,7 +50,9 @@ def load_maven() -> dict[str, pd.DataFrame]:
 def run(name: str, tables: dict, wins: list[str], args: argparse.Namespace) -> None:
     cache = FitCache(tables)
     for win in wins:
-        for freq, days in (("month", MONTH_AS_OF_DAYS), ("quarter", QUARTER_AS_OF_DAYS)):
+        for freq, days in FREQ_DAYS.items():
+            if args.freq not in (freq, "both"):
+                continue
             config = BacktestConfig(as_of_days=days, n_simulations=args.sims, seed=args.seed,
                                     win_probability=win, freq=freq)
             started = time.perf_counter()
@@ -94,6 +98,8 @@ def main() -> None:
     parser.add_argument("--win", choices=["time_to_close", "lightgbm", "stage_rates", "both"],
                         default="time_to_close",
                         help="P(win) source; both = the hazard model's own and LightGBM")
+    parser.add_argument("--freq", choices=["month", "quarter", "both"], default="both",
+                        help="which periods to backtest")
     parser.add_argument("--leads", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sims", type=int, default=2000)
