@@ -36,12 +36,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def env(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _point_at(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("LEADSCORE_DATA_DIR", str(home / "data"))
     monkeypatch.setenv("LEADSCORE_DATABASE_URL", f"sqlite:///{home / 'data' / 'crm.db'}")
     monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlruns' / 'm.db'}")
     monkeypatch.setenv("LEADSCORE_MLFLOW_ARTIFACT_ROOT", str(home / "mlruns" / "artifacts"))
+
+
+@pytest.fixture
+def env(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _point_at(monkeypatch, home)
     return home
 
 
@@ -152,10 +156,27 @@ def test_tiny_crm_is_refused_and_serving_stays_on_rules(tmp_path: Path,
     assert "not enough data to train" in tag
 
 
-def test_drift_prints_psi_per_feature_and_exits_1_on_alert(env: Path,
+@pytest.fixture(scope="module")
+def champion_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with a promoted champion of its own (xdist may run tests of this module on
+    different workers, so no test relies on another's registry)."""
+    root = tmp_path_factory.mktemp("drift")
+    (root / "fast.yaml").write_text(FAST)
+    with pytest.MonkeyPatch.context() as patch:
+        _point_at(patch, root)
+        for args in (("generate", "--leads", "2000", "--seed", "7"),
+                     ("train", "sql", "--config-file", str(root / "fast.yaml")),
+                     ("promote", "sql")):
+            code, output = invoke(*args)
+            assert code == 0, output
+    return root
+
+
+def test_drift_prints_psi_per_feature_and_exits_1_on_alert(champion_home: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
-    # the champion trained above; its bundle holds the test slice's reference
+    env = champion_home  # its champion's bundle holds the test slice's reference
+    _point_at(monkeypatch, env)
     monkeypatch.setenv("LEADSCORE_DRIFT_WARN_PSI", "50")
     monkeypatch.setenv("LEADSCORE_DRIFT_ALERT_PSI", "100")
     code, output = invoke("drift", "--as-of", "2026-10-01")
