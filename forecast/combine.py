@@ -107,22 +107,36 @@ def fit_combination(past: pd.DataFrame) -> Combination:
     return best
 
 
-def out_of_sample_log_ratios(past: pd.DataFrame) -> np.ndarray:
+def out_of_sample_log_ratios(past: pd.DataFrame, blend_with: str | None = None) -> np.ndarray:
     """log(actual / forecast) of past rows, each forecast with the rows of periods that had
     ended by that row's as-of date.
 
     A row without an earlier period to learn from is left out: its forecast (the model alone)
-    was not made the way the combination makes one.
+    was not made the way the combination makes one. With ``blend_with`` (a column of remaining
+    revenue already forecast out of sample, e.g. the quarter composed from month forecasts),
+    each forecast is ``blend_landings`` of the combined landing and booked + that column.
     """
     past = past[past["actual"] > 0].sort_values("period_start", kind="stable")
     ratios = []
     for i in range(len(past)):
         row = past.iloc[i:i + 1]
         combination = fit_combination(past[past["period_end"] <= row["as_of"].iloc[0]])
-        point = row["booked"].iloc[0] + combine_rest(row, combination)[0]
+        booked = row["booked"].iloc[0]
+        point = booked + combine_rest(row, combination)[0]
+        if blend_with is not None:
+            point = blend_landings(point, booked + row[blend_with].iloc[0])
         if combination.n_periods >= MIN_PAST_PERIODS and point > 0:
             ratios.append(np.log(row["actual"].iloc[0] / point))
     return np.asarray(ratios, dtype="float64")
+
+
+def blend_landings(combined: float, composed: float) -> float:
+    """Equal-weight mean of two landing forecasts (NaN ``composed``: ``combined`` alone).
+
+    Equal weights because the data hold too few past quarters to learn better ones, and an
+    equal-weight mean of two sound forecasts is rarely worse than the worse of them.
+    """
+    return combined if np.isnan(composed) else (combined + composed) / 2.0
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ import pandas as pd
 
 from forecast.arrivals import ArrivalDraws, ArrivalModel
 from forecast.baselines import fit_stage_win_rates, same_day_rest
-from forecast.combine import (EVIDENCE_COLUMNS, Combination, Spread, calibrate_spread,
-                              combine_rest, fit_combination, out_of_sample_log_ratios)
+from forecast.combine import (EVIDENCE_COLUMNS, Combination, Spread, blend_landings,
+                              calibrate_spread, combine_rest, fit_combination,
+                              out_of_sample_log_ratios)
 from forecast.snapshot import (DAY, Freq, Period, Tables, actual_won_revenue, booked_to_date,
                                check_tables, fill_missing_amounts, past_periods,
                                period_containing, pipeline_as_of, prepare_history, to_as_of,
@@ -53,6 +54,8 @@ HISTORY_PERIODS = {"month": 12, "quarter": 8}   # past periods that fit and cali
 SEASONAL_PERIODS = 3
 RANK_LIMITS = (0.005, 0.995)   # calibrated draws stop at these quantiles (Student-t tails)
 _CHUNK = 500
+# evidence rows carry, for quarters once begun, the quarter composed from the month forecast
+EVIDENCE = (*EVIDENCE_COLUMNS, "composed_rest")
 
 
 # ------------------------------------------------------------------------------------------
@@ -361,7 +364,28 @@ class FitCache:
             row = self.evidence(moment, period, win_source)
             if row is not None:
                 rows.append({**row, "actual": actual_won_revenue(self.tables, period)})
-        return pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
+        return pd.DataFrame(rows, columns=list(EVIDENCE))
+
+    def compose_quarter_rest(self, moment: pd.Timestamp, month_row: dict[str, Any],
+                             quarter_model_rest: float, win_source: WinSource) -> float:
+        """The quarter's remaining revenue composed from the month forecast at ``moment``.
+
+        The current month's combined remaining (the month combination, fitted on past months
+        at the same day of the month, so it follows the month's pace as far as past months
+        showed it reliable) plus the pipeline model's expectation beyond the month's end (the
+        quarter's model remaining minus the month's, at least 0). Only months that ended
+        before ``moment`` are read.
+
+        Args:
+            moment: the as-of date.
+            month_row: the evidence row of the month containing ``moment``.
+            quarter_model_rest: the pipeline model's remaining revenue to the quarter's end.
+            win_source: P(win) source of the past months (a callable: the hazard model's own).
+        """
+        past = self.past_evidence(moment, "month", win_source, HISTORY_PERIODS["month"])
+        current = pd.DataFrame([month_row], columns=list(EVIDENCE_COLUMNS))
+        month_rest = float(combine_rest(current, fit_combination(past))[0])
+        return month_rest + max(0.0, quarter_model_rest - float(month_row["model_rest"]))
 
 
 def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
@@ -377,13 +401,17 @@ def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
     pipeline = float((snapshot["amount"].to_numpy(dtype="float64") * p
                       * incidence.close_probability_given_won(left)).sum())
     new = cache.arrival_model(moment, period.freq).expected_revenue(period, moment)
+    model_rest, composed = pipeline + new, np.nan
+    if is_composed(period, elapsed):
+        month_row = cache.evidence(moment, period_containing(moment, "month"), win_source)
+        composed = cache.compose_quarter_rest(moment, month_row, model_rest, win_source)
     return {"period_start": period.start, "period_end": period.end, "as_of": moment,
             "booked": booked_to_date(tables, moment, period), "elapsed_days": elapsed,
-            "days_left": left, "model_rest": pipeline + new,
+            "days_left": left, "model_rest": model_rest,
             "seasonal_rest": same_day_rest(tables, moment, period, SEASONAL_PERIODS,
                                            match_quarter_position=True,
                                            data_start=cache.data_start),
-            "actual": np.nan}
+            "actual": np.nan, "composed_rest": composed}
 
 
 def resolve_win_probability(source: WinSource, cache: FitCache,
@@ -494,15 +522,19 @@ class Forecaster:
         n_left = period.n_days - period.day_index(self.as_of)
         pipeline = float((self.snapshot["amount"].to_numpy(dtype="float64") * self.p_win
                           * self.incidence.close_probability_given_won(n_left)).sum())
-        new = self.arrival_model(freq).expected_revenue(period, self.as_of)
+        model_rest = pipeline + self.arrival_model(freq).expected_revenue(period, self.as_of)
+        composed = np.nan
+        if is_composed(period, period.day_index(self.as_of)):
+            composed = self.cache.compose_quarter_rest(self.as_of, self.evidence("month"),
+                                                       model_rest, self.win_source)
         return {"period_start": period.start, "period_end": period.end, "as_of": self.as_of,
                 "booked": booked_to_date(self.tables, self.as_of, period),
                 "elapsed_days": period.day_index(self.as_of), "days_left": n_left,
-                "model_rest": pipeline + new,
+                "model_rest": model_rest,
                 "seasonal_rest": same_day_rest(self.tables, self.as_of, period, SEASONAL_PERIODS,
                                                match_quarter_position=True,
                                                data_start=self.cache.data_start),
-                "actual": np.nan}
+                "actual": np.nan, "composed_rest": composed}
 
     def calibration(self, freq: Freq, prior_scale: float) -> "Calibration":
         """Combination and spread for ``freq``, fitted on past periods at the same day.
@@ -515,10 +547,13 @@ class Forecaster:
         if freq not in self.calibrations:
             past = self.cache.past_evidence(self.as_of, freq, self.win_source,
                                             HISTORY_PERIODS[freq])
-            current = pd.DataFrame([self.evidence(freq)], columns=list(EVIDENCE_COLUMNS))
+            current = pd.DataFrame([self.evidence(freq)], columns=list(EVIDENCE))
             combination = fit_combination(past)
-            point = float(current["booked"].iloc[0] + combine_rest(current, combination)[0])
-            ratios = out_of_sample_log_ratios(past)
+            booked = float(current["booked"].iloc[0])
+            point = blend_landings(booked + combine_rest(current, combination)[0],
+                                   booked + current["composed_rest"].iloc[0])
+            composed = current["composed_rest"].notna().iloc[0]
+            ratios = out_of_sample_log_ratios(past, "composed_rest" if composed else None)
             spread = calibrate_spread(ratios, prior_scale) if len(past) else None
             self.calibrations[freq] = Calibration(current.iloc[0].to_dict(), combination,
                                                   spread, point, len(past), tuple(ratios))
@@ -580,8 +615,20 @@ class Calibration:
                 "pace_rest": _number(pace), "combined_rest": self.point - row["booked"],
                 "prior_weight_days": _number(combination.alpha),
                 "model_share_of_prior": combination.beta, "pace_share": pace_share,
+                "composed_rest": _number(row.get("composed_rest")),
                 "spread_log_sd": None if self.spread is None else self.spread.scale,
                 "n_past_periods": self.n_past_periods}
+
+
+def is_composed(period: Period, elapsed_days: int) -> bool:
+    """Whether the forecast of ``period`` seen ``elapsed_days`` in also has a composed landing.
+
+    A quarter once it has begun: booked + its current month's combined remaining (what the
+    quarter has shown, weighted as past months taught) + the pipeline model beyond the month,
+    averaged with the quarter's own combination (``combine.blend_landings``). On the quarter's
+    first day nothing has been shown yet, and the quarter's own combination stands alone.
+    """
+    return period.freq == "quarter" and elapsed_days > 0
 
 
 def _log_sd(totals: np.ndarray) -> float:

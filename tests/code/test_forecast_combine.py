@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from forecast.combine import (EVIDENCE_COLUMNS, Combination, calibrate_spread, combine_rest,
-                              fit_combination, out_of_sample_log_ratios)
+from forecast.combine import (EVIDENCE_COLUMNS, Combination, blend_landings, calibrate_spread,
+                              combine_rest, fit_combination, out_of_sample_log_ratios)
 from forecast.simulate import SimulationResult, calibrate_simulation
 
 
@@ -62,6 +62,20 @@ def test_log_ratios_are_out_of_sample() -> None:
     # January has no earlier month (its forecast was the model alone: left out); February
     # learns pace from January
     assert out_of_sample_log_ratios(past) == pytest.approx([np.log(330 / 300)])
+
+
+def test_blended_log_ratios_average_each_forecast_with_the_composed_one() -> None:
+    past = evidence([("2025-01", 100.0, 10, 20, 900.0, 900.0, 300.0),
+                     ("2025-02", 100.0, 10, 20, 900.0, 900.0, 330.0)])
+    past["composed_rest"] = [50.0, 300.0]
+    # February: the combination fitted on January is pure pace (200 more: 300), the composed
+    # landing is 100 + 300 = 400, their mean 350; January has no earlier month and is left out
+    assert out_of_sample_log_ratios(past, "composed_rest") == pytest.approx([np.log(330 / 350)])
+
+
+@pytest.mark.parametrize("composed,landing", [(400.0, 350.0), (np.nan, 300.0)])
+def test_blend_landings(composed: float, landing: float) -> None:
+    assert blend_landings(300.0, composed) == pytest.approx(landing)
 
 
 def test_spread_is_a_student_t_on_past_log_ratios_and_the_prior() -> None:

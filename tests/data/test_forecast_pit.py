@@ -135,8 +135,8 @@ def test_snapshot_equals_the_crm_as_it_was(crm: dict, day: str) -> None:
 
 @pytest.mark.parametrize("freq", ["month", "quarter"])
 def test_whole_forecast_equals_the_forecast_made_at_the_time(crm: dict, freq: str) -> None:
-    """The combination with pace and history, its weights and the calibrated interval
-    included: everything after t (later closes, later stage moves) changes nothing."""
+    """The combination with pace and history, its weights, the quarter composed from the month
+    forecast and the calibrated interval included: everything after t (later closes, later stage moves) changes nothing."""
     t = pd.Timestamp("2026-06-17", tz="UTC")
     then = as_known_at(crm, t)
     small = TimeToCloseModel(max_rows=4000)   # every fit, the past periods' ones included
@@ -145,6 +145,8 @@ def test_whole_forecast_equals_the_forecast_made_at_the_time(crm: dict, freq: st
         now, past = (fit_forecaster(cache.tables, t, source, cache).forecast(
             freq, n_simulations=500, seed=1) for cache in caches)
         assert now.method["n_past_periods"] >= 3 and now.method["spread_log_sd"] is not None
+        # mid-quarter: the quarter composed from the month forecast is part of it
+        assert (now.method["composed_rest"] is not None) == (freq == "quarter")
         assert now.method == past.method
         assert now.quantiles == past.quantiles
         assert now.expected == pytest.approx(past.expected, rel=1e-12)
