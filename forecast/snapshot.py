@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crm.schema import require_columns
+from crm.timestamps import parse_day
 
 Tables = dict[str, pd.DataFrame]
 Freq = Literal["month", "quarter"]
@@ -58,19 +59,13 @@ class Period:
 
 
 def to_as_of(value: object) -> pd.Timestamp:
-    """Parse a date (string, date or timestamp) into midnight UTC of that day.
+    """Parse a date (string, date or timestamp) into midnight UTC of the UTC day it falls on
+    (``crm.timestamps.parse_day``: no zone means UTC).
 
     Raises:
         ValueError: if ``value`` is not a date.
     """
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"as_of {value!r} is not a date") from err
-    if stamp is pd.NaT or pd.isna(stamp):
-        raise ValueError(f"as_of {value!r} is not a date")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.normalize().as_unit("us")
+    return parse_day(value, "as_of").as_unit("us")
 
 
 def period_containing(as_of: pd.Timestamp, freq: Freq = "month") -> Period:

@@ -4,7 +4,8 @@ The top of the house and the only place that wires the stages together. Each com
 module with its own Typer app ``commands`` (``data``: generate, generate-export, import, export,
 load, summary; ``train``: train, promote, rollback; ``score``: batch scoring to a file;
 ``forecasts``: forecast, backtest; ``serve``: serve, openapi; ``monitor``: drift; ``docs``;
-``demo``: all of them in a row). A new group is a module like these plus one entry in
+``demo``: all of them in a row; ``leader_reports``: funnel, dedupe, plan, recycle, added by
+``register_report_commands``). A new group is a module like these plus one entry in
 ``COMMAND_GROUPS``.
 """
 
@@ -19,7 +20,7 @@ import typer
 
 from crm.settings import CONFIG_ENV_VAR
 from leadscore.cli import data, demo, docs, forecasts, monitor, score, serve, train
-from leadscore.reports_cli import register_report_commands
+from leadscore.cli.leader_reports import register_report_commands
 
 app = typer.Typer(help="Lead scoring and pipeline forecasting for B2B inside sales.",
                   no_args_is_help=True, add_completion=False)

@@ -1,10 +1,11 @@
-"""What every command group shares: the console, the store option, settings and table printing."""
+"""What every command group shares: the console, the store option, settings, ``--as-of`` and
+table printing."""
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import pandas as pd
 import typer
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from crm.settings import Settings, load_settings
 from crm.store import CRMStore
+from crm.timestamps import is_date_alone, parse_day, parse_utc
 
 console = Console()
 
@@ -25,6 +27,31 @@ def settings_for(database_url: str | None = None) -> Settings:
     """The settings, with the store URL replaced by ``--db`` when one was given."""
     overrides = {"database_url": database_url} if database_url else {}
     return load_settings(**overrides)
+
+
+def parse_as_of(text: str | None, option: str = "--as-of", *,
+                day: Literal["start", "end"] | None = None) -> pd.Timestamp | None:
+    """A point-in-time option's value in UTC, or None when it was not given.
+
+    A time without a zone is UTC, one with a zone is converted (``crm.timestamps``); a date alone
+    is 00:00 UTC of that day. ``day="start"``: the command means a whole day, so any value
+    becomes the start of the UTC day it falls on. ``day="end"``: a date alone means the end of
+    that day (its last microsecond: the whole day counts); a time is kept as given.
+
+    Raises:
+        typer.BadParameter: not a date or time (the message names ``option`` and the value).
+    """
+    if text is None:
+        return None
+    try:
+        if day == "start":
+            return parse_day(text, option)
+        if day == "end" and is_date_alone(text):
+            return parse_day(text, option, end=True)
+        return parse_utc(text, option)
+    except ValueError as error:
+        problem = str(error).removeprefix(f"{option}: ")  # click names the option itself
+        raise typer.BadParameter(problem, param_hint=option) from None
 
 
 def open_store(settings: Settings) -> CRMStore:

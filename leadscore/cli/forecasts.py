@@ -17,6 +17,7 @@ from leadscore.cli.common import (
     DatabaseOption,
     console,
     open_store,
+    parse_as_of,
     print_mapping,
     quiet_mlflow,
     settings_for,
@@ -78,7 +79,7 @@ def _cell(value: object) -> str:
 
 @commands.command()
 def forecast(
-    as_of: Annotated[str, typer.Option("--as-of", help="Forecast date, YYYY-MM-DD (00:00 UTC).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Forecast day, YYYY-MM-DD (a time counts as its UTC day).")],
     target: Annotated[Optional[float], typer.Option(
         min=0, help="Monthly target: alert when P50 falls below it.")] = None,
     quarter_target: Annotated[Optional[float], typer.Option(min=0, help="Quarter target.")] = None,
@@ -94,9 +95,10 @@ def forecast(
     from forecast import fit_forecaster
     from forecast.plots import plot_fan_chart
 
+    day = parse_as_of(as_of, day="start")
     settings = settings_for(db)
     try:
-        forecaster = fit_forecaster(_forecast_tables(db, currency, fx), as_of, win_probability)
+        forecaster = fit_forecaster(_forecast_tables(db, currency, fx), day, win_probability)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     for freq, goal in (("month", target), ("quarter", quarter_target)):

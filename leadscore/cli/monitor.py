@@ -7,31 +7,29 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from leadscore.cli.common import DatabaseOption, console, open_store, quiet_mlflow, settings_for
+from leadscore.cli.common import (
+    DatabaseOption,
+    console,
+    open_store,
+    parse_as_of,
+    quiet_mlflow,
+    settings_for,
+)
 
 commands = typer.Typer()
 
 _STYLES = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
 
-def _day(text: str | None) -> pd.Timestamp | None:
-    from serving.ui.routes import parse_day
-
-    try:
-        return None if text is None else parse_day(text)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--as-of") from None
-
-
 @commands.command()
 def drift(
     db: DatabaseOption = None,
     as_of: Annotated[Optional[str], typer.Option(
-        help="Day the open leads are scored at (default: the store's today).")] = None,
+        help="Day the open leads are scored at (a date; a time counts as its UTC day); "
+             "default: the store's today.")] = None,
     alias: Annotated[str, typer.Option(help="Registry alias of the lead model.")] = "champion",
 ) -> None:
     """PSI per model feature and for the score: the store's open leads, scored as of a day,
@@ -40,7 +38,7 @@ def drift(
     from serving.store_drift import measure_store_drift
     from training.bundle import load_bundle
 
-    day = _day(as_of)
+    day = parse_as_of(as_of, day="start")
     settings = settings_for(db)
     quiet_mlflow()
     uri = f"models:/{settings.sql_model_name}@{alias}"

@@ -15,7 +15,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crm.settings import Settings
-from leadscore.cli.common import DatabaseOption, console, open_store, quiet_mlflow, settings_for
+from leadscore.cli.common import (
+    DatabaseOption,
+    console,
+    open_store,
+    parse_as_of,
+    quiet_mlflow,
+    settings_for,
+)
 from leadscore.cli.dask_options import (
     EngineOption,
     MemoryOption,
@@ -29,16 +36,6 @@ from leadscore.cli.dask_options import (
 )
 
 commands = typer.Typer()
-
-
-def _as_of(text: str | None) -> pd.Timestamp:
-    if text is None:
-        return pd.Timestamp.now("UTC")
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date or time", param_hint="--as-of") from None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 @commands.command()
@@ -74,20 +71,21 @@ def score(
         raise typer.BadParameter("must be en or ja", param_hint="--language")
     if check_engine(engine) == "dask" and leads is not None:
         raise typer.BadParameter("--leads works with --engine local only", param_hint="--leads")
+    when = parse_as_of(as_of) or pd.Timestamp.now("UTC")
     quiet_mlflow()
     settings = settings_for(db)
     scorer = load_scorer(settings)
     model = scorer.active.sql
     console.print(f"scoring with {f'{model.name} v{model.version}' if model else 'the rules'}")
     if engine == "dask":
-        _score_on_dask(settings, scorer.active, _as_of(as_of), out, language, top_k, reasons,
+        _score_on_dask(settings, scorer.active, when, out, language, top_k, reasons,
                        (scheduler, workers, memory_limit), source, partitions)
         return
     try:
         wanted = read_lead_file(leads) if leads is not None else None
         with _progress_bar() as bar:
             task = bar.add_task("scoring", total=None)
-            scores = score_store(open_store(settings), scorer, _as_of(as_of), wanted,
+            scores = score_store(open_store(settings), scorer, when, wanted,
                                  language=language, top_k=top_k, explain=reasons,
                                  progress=lambda done, total: bar.update(
                                      task, completed=done, total=total))

@@ -19,6 +19,7 @@ from leadscore.cli.common import (
     DatabaseOption,
     console,
     format_number,
+    parse_as_of,
     print_frame,
     quiet_mlflow,
     settings_for,
@@ -55,19 +56,6 @@ def _progress_printer() -> Callable[[str], None]:
     start = time.perf_counter()
     return lambda message: console.print(
         f"[dim]{time.perf_counter() - start:6.1f}s[/dim] {message}", markup=True, highlight=False)
-
-
-def _as_of_end(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a timestamp", param_hint="--as-of-end") from None
-    if stamp.tzinfo is None:
-        raise typer.BadParameter("needs a timezone, e.g. 2026-10-01T00:00:00Z",
-                                 param_hint="--as-of-end")
-    return stamp.tz_convert("UTC")
 
 
 def train_and_report(task: str, settings: Settings, config_file: Path | None = None,
@@ -157,7 +145,8 @@ def train(
         help="Training YAML (features: / training: overrides), e.g. config/training/*.yaml.")
     ] = None,
     as_of_end: Annotated[Optional[str], typer.Option(
-        help="Data cut (ISO time with zone); default: just after the latest record.")] = None,
+        help="Data cut (date or ISO time; no zone means UTC); default: just after the "
+             "latest record.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Register even a model the registration gate refuses (too few "
         "trees, near-constant score, or worse than a simple baseline).")] = False,
@@ -181,7 +170,7 @@ def train(
     is fitted there with lightgbm.dask (see README, "Scaling out on Dask")."""
     task, settings = _task(task), settings_for(db)
     if check_engine(engine) == "local":
-        train_and_report(task, settings, config_file, _as_of_end(as_of_end), force)
+        train_and_report(task, settings, config_file, parse_as_of(as_of_end, "--as-of-end"), force)
         return
     if task != "sql":
         raise typer.BadParameter("the dask engine trains the sql model only",
@@ -190,7 +179,7 @@ def train(
 
     with dask_client(scheduler, workers, memory_limit) as client:
         parts = account_partitions(client, settings, source, partitions)
-        train_and_report(task, settings, config_file, _as_of_end(as_of_end), force,
+        train_and_report(task, settings, config_file, parse_as_of(as_of_end, "--as-of-end"), force,
                          trainer=lambda task, settings, **options: train_sql_on_dask(
                              parts, client, settings, sample_rows=sample_rows, **options))
 
@@ -241,14 +230,14 @@ def promote(
     tolerance_brier: Annotated[float, typer.Option(
         min=0.0, help="How much higher the challenger's Brier score may be.")] = 0.005,
     as_of_end: Annotated[Optional[str], typer.Option(
-        help="Data cut of the hold-out (ISO time with zone); default: the cut the "
-             "challenger's training recorded.")] = None,
+        help="Data cut of the hold-out (date or ISO time; no zone means UTC); default: the "
+             "cut the challenger's training recorded.")] = None,
     db: DatabaseOption = None,
 ) -> None:
     """Make the challenger the champion if it is not worse on the challenger's test slice
     (rebuilt with the data cut and training config its run recorded)."""
     promote_and_report(_task(task), settings_for(db), tolerance_auc, tolerance_brier,
-                       _as_of_end(as_of_end))
+                       parse_as_of(as_of_end, "--as-of-end"))
 
 
 @commands.command()

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from crm.timestamps import parse_day
 from serving.request_records import RequestError
 from serving.schemas import ForecastRequest, ScoreRequest
 from serving.scorer import LeadJob
@@ -156,7 +157,7 @@ class _Parts:
     def as_of(self, requested: str | None) -> pd.Timestamp:
         """``?as_of=YYYY-MM-DD`` (day start, UTC), else the store's today (kept 5 minutes)."""
         if requested:
-            return parse_day(requested)
+            return parse_day(requested, "as_of")
         with self._lock:
             if self._as_of is None or time.monotonic() - self._as_of[0] > 300:
                 self._as_of = (time.monotonic(), default_as_of(self.store))
@@ -164,20 +165,6 @@ class _Parts:
 
 
 PARTS = _Parts()
-
-
-def parse_day(text: str) -> pd.Timestamp:
-    """``YYYY-MM-DD`` as the start of that day in UTC.
-
-    Raises:
-        ValueError: not a date.
-    """
-    try:
-        day = pd.Timestamp(text)
-    except ValueError:
-        raise ValueError(f"as_of: {text!r} is not a date (YYYY-MM-DD)") from None
-    day = day.tz_localize("UTC") if day.tzinfo is None else day.tz_convert("UTC")
-    return day.floor("D")
 
 
 @ui_app.exception_handler(SignInRequired)
@@ -417,7 +404,7 @@ def _calibration_chart(card, t):
 
 
 def _optional_day(text: str | None) -> pd.Timestamp | None:
-    return parse_day(text) + DAY if text else None  # the whole day counts
+    return parse_day(text, "as_of", end=True) if text else None  # the whole day counts
 
 
 @ui_app.get("/funnel", response_class=HTMLResponse)

@@ -58,7 +58,7 @@ def test_as_of_is_midnight_utc() -> None:
 
 @pytest.mark.parametrize("value", ["not a date", None, ""])
 def test_bad_as_of_is_named(value: object) -> None:
-    with pytest.raises(ValueError, match="as_of .* is not a date"):
+    with pytest.raises(ValueError, match="as_of: .* is not a date"):
         to_as_of(value)
 
 

@@ -133,12 +133,16 @@ def test_charts_escape_labels_and_scale_bars() -> None:
 
 
 def test_as_of_is_a_utc_day_and_bad_dates_name_the_field() -> None:
-    from serving.ui.routes import parse_day
+    from serving.ui.routes import PARTS, _optional_day
 
-    assert parse_day("2026-10-15") == pd.Timestamp("2026-10-15", tz="UTC")
-    assert parse_day("2026-10-15T23:30:00+09:00") == pd.Timestamp("2026-10-15", tz="UTC")
+    assert PARTS.as_of("2026-10-15") == pd.Timestamp("2026-10-15", tz="UTC")
+    assert PARTS.as_of("2026-10-15T23:30:00+09:00") == pd.Timestamp("2026-10-15", tz="UTC")
+    assert _optional_day("2026-09-30") == pd.Timestamp("2026-09-30 23:59:59.999999", tz="UTC")
+    assert _optional_day("") is None
     with pytest.raises(ValueError, match="as_of: 'soon' is not a date"):
-        parse_day("soon")
+        PARTS.as_of("soon")
+    with pytest.raises(ValueError, match="as_of: 'soon' is not a date"):
+        _optional_day("soon")
 
 
 @pytest.mark.parametrize("method, path, allowed", [

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crm.settings import Settings, load_settings, sqlite_path
+from leadscore.cli.common import parse_as_of
 
 console = Console(soft_wrap=True)  # sentences stay on one line (tables still fit the width)
 logger = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ logger = logging.getLogger(__name__)
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", help="SQLAlchemy URL (default: settings database_url).")]
 AsOfOption = Annotated[Optional[str], typer.Option(
-    "--as-of", help="Point in time, ISO with zone (default: the data's newest record).")]
+    "--as-of", help="Point in time: a date (through the end of that day) or an ISO time (no "
+               "zone means UTC); default: the data's newest record.")]
 OutOption = Annotated[Optional[Path], typer.Option(
     "--out", help="Folder to write the report's CSV files to.")]
 
@@ -37,17 +39,6 @@ def _read_tables(settings: Settings, names: list[str]) -> dict[str, pd.DataFrame
     from crm.store import CRMStore
 
     return CRMStore(settings.database_url).read_tables(names)
-
-
-def _as_of(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    from reports.stages import to_utc_timestamp
-
-    try:
-        return to_utc_timestamp(text, "--as-of")
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--as-of") from None
 
 
 def _cell(value: object) -> str:
@@ -118,11 +109,12 @@ def funnel(
     from reports.funnel import build_funnel
     from reports.stages import latest_time
 
+    cut = parse_as_of(as_of, day="end")
     tables = _read_tables(_settings(db), ["leads", "opportunities"])
     try:
-        when = _as_of(as_of) or latest_time(tables)
+        when = cut or latest_time(tables)
         report = build_funnel(tables, period or pd.Period(when.tz_localize(None), freq),
-                              freq=freq, as_of=_as_of(as_of), history_periods=history,
+                              freq=freq, as_of=cut, history_periods=history,
                               min_entries=min_entries)
     except ValueError as error:
         _fail(error)
@@ -216,6 +208,7 @@ def plan(
     gap to the month so far."""
     from reports.plan import build_kpi_plan
 
+    cut = parse_as_of(as_of, day="end")
     tables = _read_tables(_settings(db), ["leads", "opportunities", "activities",
                                           "opportunity_stage_history"])
     try:
@@ -223,7 +216,7 @@ def plan(
             from forecast import convert_currency
 
             tables = convert_currency(tables, _fx_rates(currency, fx), currency)
-        kpi = build_kpi_plan(tables, revenue_target, month, as_of=_as_of(as_of),
+        kpi = build_kpi_plan(tables, revenue_target, month, as_of=cut,
                              window_months=window_months)
     except ValueError as error:
         _fail(error)
@@ -273,11 +266,12 @@ def recycle(
     """Lost and held leads whose score rose, ranked; the re-engagement rate vs 10%."""
     from reports.recycle import REENGAGEMENT_TARGET, build_recycle_report
 
+    cut = parse_as_of(as_of, day="end")
     settings = _settings(db)
     tables = _read_tables(settings, ["leads", "opportunities", "activities", "accounts"])
     scorer, source = _champion_scorer(settings) if use_model else (None, "rules")
     try:
-        report = build_recycle_report(tables, as_of=_as_of(as_of), score=scorer,
+        report = build_recycle_report(tables, as_of=cut, score=scorer,
                                       score_source=source, lookback_days=lookback_days,
                                       horizon_days=horizon_days)
     except ValueError as error:
