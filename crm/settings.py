@@ -10,6 +10,7 @@ place that reads a ``sqlite:///`` URL (the CRM store and the MLflow tracking URI
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +27,12 @@ CONFIG_ENV_VAR = "LEADSCORE_CONFIG"
 DEFAULT_CONFIG_FILE = "leadscore.yaml"
 SQLITE_PREFIX = "sqlite:///"
 API_KEY_VARIABLE = "LEADSCORE_API_KEY"
+# Deprecated variables still read for one release, as aliases of the setting they name (the web
+# page once had its own currency and rates; the pages now use the service's).
+DEPRECATED_VARIABLES = {"LEADSCORE_UI_CURRENCY": "reporting_currency",
+                        "LEADSCORE_UI_FX": "fx_rates"}
+
+logger = logging.getLogger(__name__)
 
 
 def check_api_key(key: str | None) -> str | None:
@@ -102,6 +109,16 @@ class Settings(BaseSettings):
             env[f"LEADSCORE_{name.upper()}"] = text
         return env
 
+    @model_validator(mode="before")
+    @classmethod
+    def _read_deprecated_variables(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        for old, field in DEPRECATED_VARIABLES.items():
+            if old in os.environ:
+                data = _apply_deprecated_variable(data, old, os.environ[old], field)
+        return data
+
     @field_validator("api_key")
     @classmethod
     def _non_empty_api_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -141,6 +158,36 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
         return (init_settings, env_settings, yaml_source)
+
+
+def _apply_deprecated_variable(values: dict, old: str, text: str, field: str) -> dict:
+    """``values`` (settings by field name) with deprecated variable ``old`` (set to ``text``)
+    as the value of ``field`` when nothing else set it, with a WARNING naming the new variable.
+
+    Raises:
+        ValueError: ``text`` is not a value of ``field``, or the new variable (or YAML key, or
+            keyword) set ``field`` to another value: the message names both.
+    """
+    new = f"LEADSCORE_{field.upper()}"
+    value = _read_setting(text, field, old)
+    if field in values and _read_setting(values[field], field, new) != value:
+        raise ValueError(f"{old}={text} disagrees with {field}={values[field]!r} (from {new}, "
+                         f"the YAML file or an option): {old} is deprecated, set {new} only")
+    logger.warning("%s is deprecated and will be removed in the next release: set %s instead "
+                   "(it is the currency and rates of the web pages, the CLI and POST /forecast)",
+                   old, new)
+    return values if field in values else {**values, field: value}
+
+
+def _read_setting(value: object, field: str, name: str) -> object:
+    if field != "fx_rates":
+        return str(value)
+    try:
+        rates = json.loads(value) if isinstance(value, str) else value
+        return {str(code): float(rate) for code, rate in rates.items()}
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"{name} must be JSON rates such as {{\"JPY\": 0.0066667}}, "
+                         f"got {value!r}") from None
 
 
 def _absolute_sqlite(url: str | None, base: Path) -> str | None:

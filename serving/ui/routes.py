@@ -331,20 +331,19 @@ def forecast_page(request: Request, as_of: str | None = None,
                   target_quarter: float | None = None) -> HTMLResponse:
     """The month's and the quarter's landing: fan chart, breakdown, deals, alert."""
     language, day = _language(request), PARTS.as_of(as_of)
-    settings = PARTS.settings
+    forecasts = PARTS.service.forecasts  # in the service's currency, at its rates
     periods = []
     for freq, target in (("month", target_month), ("quarter", target_quarter)):
-        request_ = ForecastRequest(as_of=day.to_pydatetime(), freq=freq, target=target,
-                                   currency=settings.currency, fx=settings.fx)
+        request_ = ForecastRequest(as_of=day.to_pydatetime(), freq=freq, target=target)
         try:
-            result = PARTS.service.forecasts.forecast(request_)
+            result = forecasts.forecast(request_)
         except ValueError as error:
             periods.append({"freq": freq, "error": str(error)})
             continue
         periods.append({"freq": freq, "result": result,
                         "chart": _fan_chart(result, translator(language))})
     return _render(request, "forecast.html", {
-        "periods": periods, "as_of_text": day.date().isoformat(), "currency": settings.currency,
+        "periods": periods, "as_of_text": day.date().isoformat(), "currency": forecasts.currency,
         "targets": {"month": target_month, "quarter": target_quarter}})
 
 
@@ -429,11 +428,12 @@ def plan_page(request: Request, revenue_target: float | None = None,
     month = month or str(pd.Period((cut or day).tz_localize(None), "M"))
     view = None
     if revenue_target is not None:
-        settings = PARTS.settings
-        rates = {settings.currency: 1.0, **settings.fx}
+        settings = PARTS.runtime.settings  # the service's currency and rates
+        currency = settings.reporting_currency
+        rates = {currency: 1.0, **settings.fx_rates}
         view = PARTS.report("plan", (revenue_target, month, cut), PLAN_TABLES,
                             lambda tables: plan_view(
-                                convert_currency(tables, rates, settings.currency),
+                                convert_currency(tables, rates, currency),
                                 revenue_target, month, cut))
     return _render(request, "plan.html", {"view": view, "month": month,
                                           "revenue_target": revenue_target})

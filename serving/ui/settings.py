@@ -7,7 +7,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class UiSettings(BaseSettings):
-    """Page sizes, the change alert and the forecast page's currency."""
+    """Page sizes, the change alert, score history and board warming.
+
+    The pages' currency and rates are the service's (``crm.settings.Settings``:
+    ``LEADSCORE_REPORTING_CURRENCY``, ``LEADSCORE_FX_RATES``); the former ``LEADSCORE_UI_CURRENCY``
+    and ``LEADSCORE_UI_FX`` are deprecated aliases of those, read there."""
 
     model_config = SettingsConfigDict(env_prefix="LEADSCORE_UI_", extra="forbid")
 
@@ -15,11 +19,6 @@ class UiSettings(BaseSettings):
     jump_points: int = Field(10, ge=1, le=98,
                              description="A score jump of at least this many points since "
                                          "yesterday is listed as a buying-timing alert.")
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="Forecast currency.")
-    fx: dict[str, float] = Field(
-        default_factory=lambda: {"JPY": 0.0066667},
-        description='Rates into `currency`, JSON, e.g. {"JPY": 0.0066667} (the default: the '
-                    "sample CRM's yen deals in dollars; set your own rates).")
     history_weeks: int = Field(12, ge=1, le=52, description="Weeks of score history shown.")
     warm_seconds: float = Field(
         60.0, ge=0, description="How often a background thread checks that today's and "

@@ -107,3 +107,57 @@ def test_an_empty_api_key_is_an_error_not_auth_off(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("LEADSCORE_API_KEY", value)
     with pytest.raises(ValidationError, match="LEADSCORE_API_KEY is set but empty"):
         load_settings()
+
+
+@pytest.mark.parametrize(("old", "text", "field", "expected"), [
+    ("LEADSCORE_UI_CURRENCY", "EUR", "reporting_currency", "EUR"),
+    ("LEADSCORE_UI_FX", '{"JPY": 0.006, "GBP": 1.25}', "fx_rates", {"JPY": 0.006, "GBP": 1.25}),
+])
+def test_a_deprecated_ui_variable_still_sets_the_one_setting_with_a_warning(
+        old: str, text: str, field: str, expected: object, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    new = f"LEADSCORE_{field.upper()}"
+    monkeypatch.delenv(new, raising=False)
+    monkeypatch.setenv(old, text)
+    with caplog.at_level("WARNING", logger="crm.settings"):
+        assert getattr(load_settings(), field) == expected
+    assert f"{old} is deprecated" in caplog.text and f"set {new} instead" in caplog.text
+    monkeypatch.setenv(new, text)  # both set, the same value: still works, still warns
+    assert getattr(load_settings(), field) == expected
+
+
+@pytest.mark.parametrize(("old", "old_text", "new", "new_text"), [
+    ("LEADSCORE_UI_CURRENCY", "EUR", "LEADSCORE_REPORTING_CURRENCY", "USD"),
+    ("LEADSCORE_UI_FX", '{"JPY": 0.006}', "LEADSCORE_FX_RATES", '{"JPY": 0.0066667}'),
+])
+def test_a_deprecated_ui_variable_that_disagrees_stops_the_start(
+        old: str, old_text: str, new: str, new_text: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(old, old_text)
+    monkeypatch.setenv(new, new_text)
+    with pytest.raises(ValidationError, match=f"{old}=.* disagrees with .*{new}.* set {new} only"):
+        load_settings()
+
+
+def test_a_deprecated_ui_variable_disagreeing_with_the_yaml_file_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "leadscore.yaml"
+    config.write_text("reporting_currency: JPY\n")
+    monkeypatch.setenv("LEADSCORE_CONFIG", str(config))
+    monkeypatch.setenv("LEADSCORE_UI_CURRENCY", "EUR")
+    with pytest.raises(ValidationError, match="reporting_currency='JPY'"):
+        load_settings()
+
+
+def test_a_deprecated_fx_variable_that_is_not_json_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSCORE_UI_FX", "JPY=0.006")
+    with pytest.raises(ValidationError, match="LEADSCORE_UI_FX must be JSON rates"):
+        load_settings()
+
+
+def test_the_web_page_has_no_currency_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serving.ui.settings import UiSettings
+
+    monkeypatch.setenv("LEADSCORE_UI_CURRENCY", "EUR")  # read by crm.settings, not here
+    assert not {"currency", "fx"} & set(UiSettings().model_dump())

@@ -8,6 +8,7 @@ In CI (CI=true) a missing chromium is a failure: ``.ci/run`` installs it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ README_IMAGES = REPO / "docs" / "images"
 KEY = "ui-test-key-0123456789"
 MODEL = "ui-sql"
 AS_OF_END = pd.Timestamp("2026-10-31T23:59:59Z")
+FX_RATES = {"JPY": 0.007}  # not the default: the plan page's figures show it reads these
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -83,7 +85,7 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         "LEADSCORE_SERVING_LOAD_WIN_MODEL": "false",
         "LEADSCORE_SERVING_MAX_BATCH_LEADS": "500",
         "LEADSCORE_CONFIG": str(root / "absent.yaml"),
-        "LEADSCORE_UI_FX": '{"JPY": 0.0066667}'}, root / "server.log")
+        "LEADSCORE_FX_RATES": json.dumps(FX_RATES)}, root / "server.log")
     try:
         server.wait_ready()
         yield Site(server.url, tables)
@@ -321,7 +323,7 @@ def test_plan_page_works_back_from_the_target(page, site: Site) -> None:
     from forecast import convert_currency
     from reports import build_kpi_plan
 
-    tables = convert_currency(site.tables, {"USD": 1.0, "JPY": 0.0066667}, "USD")
+    tables = convert_currency(site.tables, {"USD": 1.0, **FX_RATES}, "USD")  # the service's
     plan = build_kpi_plan(tables, 500_000, "2026-10")
     page.goto(site.url + "/ui/plan?revenue_target=500000&month=2026-10&lang=en")
     for kpi, row in plan.table.iterrows():
