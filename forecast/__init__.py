@@ -12,6 +12,7 @@ from forecast.backtest import (BacktestConfig, backtest_months, format_summary, 
 from forecast.baselines import (StageWinRates, fit_stage_win_rates, forecast_in_month_pace,
                                 forecast_naive_run_rate, forecast_same_day_history,
                                 forecast_stage_weighted)
+from forecast.fitstore import FitStore
 from forecast.simulate import (FitCache, Forecaster, LandingForecast, fit_forecaster,
                                forecast_landing, simulate_landing)
 from forecast.snapshot import (Period, convert_currency, period_containing, pipeline_as_of,
@@ -19,7 +20,7 @@ from forecast.snapshot import (Period, convert_currency, period_containing, pipe
 from forecast.time_to_close import TimeToCloseModel, TimeToCloseWinProbability
 
 __all__ = [
-    "BacktestConfig", "FitCache", "Forecaster", "LandingForecast", "Period", "StageWinRates",
+    "BacktestConfig", "FitCache", "FitStore", "Forecaster", "LandingForecast", "Period", "StageWinRates",
     "TimeToCloseModel", "TimeToCloseWinProbability", "backtest_months", "convert_currency",
     "fit_forecaster", "fit_stage_win_rates", "forecast_in_month_pace", "forecast_landing",
     "forecast_naive_run_rate", "forecast_same_day_history",

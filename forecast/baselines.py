@@ -17,6 +17,7 @@ All read only what was known at ``as_of`` (``snapshot.pipeline_as_of``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,9 @@ def forecast_in_month_pace(tables: Tables, as_of: object, period: Period) -> flo
 
 def same_day_rest(tables: Tables, as_of: object, period: Period, n_periods: int = 3,
                   match_quarter_position: bool = False,
-                  data_start: pd.Timestamp | None = None) -> float:
+                  data_start: pd.Timestamp | None = None,
+                  revenue: Callable[[pd.Timestamp, pd.Timestamp], float] | None = None
+                  ) -> float:
     """Mean revenue won from the same day to the end of the last ``n_periods`` complete periods.
 
     Args:
@@ -151,6 +154,8 @@ def same_day_rest(tables: Tables, as_of: object, period: Period, n_periods: int 
         match_quarter_position: for months, only past months at the same position in their
             quarter (first, second or third month: quarter-end pushes).
         data_start: periods starting before it are not used (default: the first close).
+        revenue: closed-won revenue between two moments (default: ``won_between``'s sum;
+            ``snapshot.WonRevenue`` answers the same faster when asked many times).
 
     Returns:
         NaN when no past period qualifies.
@@ -167,8 +172,10 @@ def same_day_rest(tables: Tables, as_of: object, period: Period, n_periods: int 
     if match_quarter_position and period.freq == "month":
         position = (period.start.month - 1) % 3
         periods = [p for p in periods if (p.start.month - 1) % 3 == position]
-    rests = [won_between(tables, min(p.start + offset, p.end), p.end)["amount"].sum()
-             for p in periods[-n_periods:]]
+    if revenue is None:
+        def revenue(start: pd.Timestamp, end: pd.Timestamp) -> float:
+            return float(won_between(tables, start, end)["amount"].sum())
+    rests = [revenue(min(p.start + offset, p.end), p.end) for p in periods[-n_periods:]]
     return float(np.mean(rests)) if rests else float("nan")
 
 

@@ -34,10 +34,10 @@ from forecast.baselines import fit_stage_win_rates, same_day_rest
 from forecast.combine import (EVIDENCE_COLUMNS, Combination, Spread, blend_landings,
                               calibrate_spread, combine_rest, fit_combination,
                               out_of_sample_log_ratios)
-from forecast.snapshot import (DAY, Freq, Period, Tables, actual_won_revenue, booked_to_date,
-                               check_tables, fill_missing_amounts, past_periods,
-                               period_containing, pipeline_as_of, prepare_history, to_as_of,
-                               won_between)
+from forecast.fitstore import FitStore, KnownAt, make_key
+from forecast.snapshot import (DAY, Freq, Period, Tables, WonRevenue, check_tables,
+                               fill_missing_amounts, past_periods, period_containing,
+                               pipeline_as_of, prepare_history, to_as_of, won_between)
 from forecast.time_to_close import CloseIncidence, TimeToCloseModel, TimeToCloseWinProbability
 from forecast.win_model import LightGBMWinProbability
 
@@ -120,7 +120,9 @@ def simulate_landing(booked: float, deals: PipelineDeals, arrivals: ArrivalDraws
             _add_win_days(by_day[start:stop], won, amount, deals.daily_share, first_day, rng)
     new = arrivals.revenue_by_simulation(n_simulations)
     if paths:
-        np.add.at(by_day, (arrivals.simulation, arrivals.day), arrivals.amount)
+        by_day += np.bincount(arrivals.simulation * n_days + arrivals.day,
+                              weights=arrivals.amount, minlength=by_day.size
+                              ).reshape(by_day.shape)
         by_day = booked + np.cumsum(by_day, axis=1)
     return SimulationResult(booked + pipeline + new, pipeline, new, by_day)
 
@@ -130,10 +132,15 @@ def _add_win_days(by_day: np.ndarray, won: np.ndarray, amount: np.ndarray,
     sim, deal = np.nonzero(won)
     if len(sim) == 0:
         return
-    cdf = np.cumsum(daily_share, axis=1)
+    n_deals, n_share = daily_share.shape
+    # every deal's CDF shifted by 2 x its row: one sorted array, one binary search per win
+    shift = 2.0 * np.arange(n_deals)
+    cdf = (np.cumsum(daily_share, axis=1) + shift[:, None]).ravel()
     draws = rng.random(len(sim))
-    offset = (cdf[deal] < draws[:, None]).sum(axis=1).clip(0, daily_share.shape[1] - 1)
-    np.add.at(by_day, (sim, first_day + offset), amount[deal])
+    below = np.searchsorted(cdf, draws + shift[deal], side="left") - deal * n_share
+    day = first_day + below.clip(0, n_share - 1)
+    by_day += np.bincount(sim * by_day.shape[1] + day, weights=amount[deal],
+                          minlength=by_day.size).reshape(by_day.shape)
 
 
 # ------------------------------------------------------------------------------------------
@@ -254,13 +261,21 @@ class FitCache:
     Args:
         tables: canonical tables (one currency).
         template: an unfitted ``TimeToCloseModel`` whose settings every fit copies.
+        store: where fits and evidence rows are also kept under the fingerprint of what the
+            tables knew when they were made (``forecast.fitstore``), so that another
+            ``FitCache`` (tomorrow's data, another process with an on-disk store) reuses them.
     """
 
-    def __init__(self, tables: Tables, template: TimeToCloseModel | None = None):
+    def __init__(self, tables: Tables, template: TimeToCloseModel | None = None,
+                 store: FitStore | None = None):
         check_tables(tables, one_currency=True)
         self.tables = tables
         self.history = prepare_history(tables["opportunity_stage_history"])
         self.template = template or TimeToCloseModel()
+        self.store = store
+        self._known = KnownAt(tables) if store is not None else None
+        self.won_revenue = WonRevenue(tables)
+        self._settings = repr(sorted(vars(self.template).items()))
         self._models: dict[pd.Timestamp, TimeToCloseModel | ValueError] = {}
         self._snapshots: dict[pd.Timestamp, pd.DataFrame] = {}
         self._incidences: dict[pd.Timestamp, CloseIncidence] = {}
@@ -279,7 +294,8 @@ class FitCache:
         moment = period_containing(as_of, "month").start
         if moment not in self._models:
             try:
-                model = copy.copy(self.template).fit(self.tables, moment, self.history)
+                model = self._stored(moment, ("time_to_close",), lambda: copy.copy(
+                    self.template).fit(self.tables, moment, self.history))
             except ValueError as err:
                 model = err
             self._models[moment] = model
@@ -288,12 +304,34 @@ class FitCache:
             raise found
         return found
 
+    def booked(self, moment: pd.Timestamp, period: Period) -> float:
+        """Closed-won revenue of ``period`` before ``moment``."""
+        return self.won_revenue(period.start, min(moment, period.end))
+
+    def _stored(self, moment: pd.Timestamp, name: tuple, make: Callable[[], Any]) -> Any:
+        """``make()``, or what the store holds for ``name`` made on the same knowledge at
+        ``moment``. A ``ValueError`` (too little known then) is stored and raised again."""
+        if self.store is None:
+            return make()
+        key = make_key(name, self._settings, self._known.fingerprint(moment))
+        found = self.store.get(key)
+        if found is None:
+            try:
+                found = make()
+            except ValueError as error:
+                found = _Failed(str(error))
+            self.store.put(key, found)
+        if isinstance(found, _Failed):
+            raise ValueError(found.message)
+        return found
+
     def arrival_model(self, as_of: pd.Timestamp, freq: Freq) -> ArrivalModel:
         """The new-deal run-rate for ``freq`` periods at ``as_of`` (it reads only the periods
         complete before ``as_of``'s, so one fit serves every day of a period)."""
         key = (period_containing(as_of, freq).start, freq)
         if key not in self._arrivals:
-            self._arrivals[key] = ArrivalModel().fit(self.tables, as_of, freq)
+            self._arrivals[key] = self._stored(key[0], ("arrivals", freq), lambda: (
+                ArrivalModel().fit(self.tables, as_of, freq)))
         return self._arrivals[key]
 
     def win_model(self, as_of: pd.Timestamp) -> LightGBMWinProbability:
@@ -343,7 +381,8 @@ class FitCache:
         key = (moment, period.start, period.freq, name)
         if key not in self._evidence:
             try:
-                self._evidence[key] = _evidence_row(self, moment, period, name)
+                self._evidence[key] = self._stored(moment, ("evidence", *key), lambda: (
+                    _evidence_row(self, moment, period, name)))
             except ValueError as err:
                 logger.debug("no evidence at %s: %s", moment.date(), err)
                 self._evidence[key] = None
@@ -363,7 +402,7 @@ class FitCache:
             moment = min(period.start + offset, period.end - DAY)
             row = self.evidence(moment, period, win_source)
             if row is not None:
-                rows.append({**row, "actual": actual_won_revenue(self.tables, period)})
+                rows.append({**row, "actual": self.won_revenue(period.start, period.end)})
         return pd.DataFrame(rows, columns=list(EVIDENCE))
 
     def compose_quarter_rest(self, moment: pd.Timestamp, month_row: dict[str, Any],
@@ -388,6 +427,13 @@ class FitCache:
         return month_rest + max(0.0, quarter_model_rest - float(month_row["model_rest"]))
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """A stored ``ValueError``: what was known then could not support the fit."""
+
+    message: str
+
+
 def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
                   win_source: str) -> dict[str, Any]:
     tables = cache.tables
@@ -406,11 +452,12 @@ def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
         month_row = cache.evidence(moment, period_containing(moment, "month"), win_source)
         composed = cache.compose_quarter_rest(moment, month_row, model_rest, win_source)
     return {"period_start": period.start, "period_end": period.end, "as_of": moment,
-            "booked": booked_to_date(tables, moment, period), "elapsed_days": elapsed,
+            "booked": cache.booked(moment, period), "elapsed_days": elapsed,
             "days_left": left, "model_rest": model_rest,
             "seasonal_rest": same_day_rest(tables, moment, period, SEASONAL_PERIODS,
                                            match_quarter_position=True,
-                                           data_start=cache.data_start),
+                                           data_start=cache.data_start,
+                                           revenue=cache.won_revenue),
             "actual": np.nan, "composed_rest": composed}
 
 
@@ -501,7 +548,7 @@ class Forecaster:
                               self.p_win * q, share)
         rng = np.random.default_rng(seed)
         arrivals = self.arrival_model(freq).sample(period, self.as_of, n_simulations, rng)
-        booked = booked_to_date(self.tables, self.as_of, period)
+        booked = self.cache.booked(self.as_of, period)
         result = simulate_landing(booked, deals, arrivals, n_simulations, rng,
                                   period.n_days if with_fan else None, first_day)
         calibration = self.calibration(freq, _log_sd(result.totals))
@@ -528,12 +575,13 @@ class Forecaster:
             composed = self.cache.compose_quarter_rest(self.as_of, self.evidence("month"),
                                                        model_rest, self.win_source)
         return {"period_start": period.start, "period_end": period.end, "as_of": self.as_of,
-                "booked": booked_to_date(self.tables, self.as_of, period),
+                "booked": self.cache.booked(self.as_of, period),
                 "elapsed_days": period.day_index(self.as_of), "days_left": n_left,
                 "model_rest": model_rest,
                 "seasonal_rest": same_day_rest(self.tables, self.as_of, period, SEASONAL_PERIODS,
                                                match_quarter_position=True,
-                                               data_start=self.cache.data_start),
+                                               data_start=self.cache.data_start,
+                                               revenue=self.cache.won_revenue),
                 "actual": np.nan, "composed_rest": composed}
 
     def calibration(self, freq: Freq, prior_scale: float) -> "Calibration":

@@ -174,7 +174,7 @@ def open_deals_at(opportunities: pd.DataFrame, moments: pd.Series) -> pd.DataFra
     stamps = pd.DatetimeIndex(pd.unique(moments)).sort_values()
     parts = []
     for moment in stamps:
-        m = moment.tz_convert("UTC").tz_localize(None).to_datetime64()
+        m = to_naive_utc(moment)
         is_open = (created < m) & ~(closed < m)
         ids = opportunities["opportunity_id"][is_open].reset_index(drop=True)
         parts.append(pd.DataFrame({"opportunity_id": ids, "as_of": moment}))
@@ -253,6 +253,32 @@ def pipeline_as_of(tables: Tables, as_of: object,
     return snapshot.sort_values("opportunity_id", ignore_index=True)
 
 
+def as_known_at(tables: Tables, as_of: object) -> Tables:
+    """The deals and stage history exactly as the CRM showed them at ``as_of``.
+
+    Later deals and stage-history rows are gone; a deal open at ``as_of`` has its stage,
+    amount and expected close date of then (its last history row before ``as_of``), outcome
+    ``open`` and no close. What a backtest replays and the point-in-time tests compare with.
+    """
+    as_of = to_as_of(as_of)
+    history = tables["opportunity_stage_history"]
+    history = history[history["entered_at"] < as_of].reset_index(drop=True)
+    opportunities = tables["opportunities"]
+    opportunities = opportunities[opportunities["created_at"] < as_of].copy()
+    open_then = ~(opportunities["closed_at"] < as_of)
+    last = history.sort_values(["entered_at", "stage"]).groupby("opportunity_id").last()
+    ids = opportunities.loc[open_then, "opportunity_id"]
+    for column in ("stage", "amount", "expected_close_date"):
+        if column in opportunities.columns:
+            opportunities.loc[open_then, column] = ids.map(last[column]).to_numpy()
+    opportunities.loc[open_then, "outcome"] = "open"
+    opportunities.loc[open_then, "closed_at"] = pd.NaT
+    if "loss_reason" in opportunities.columns:
+        opportunities.loc[open_then, "loss_reason"] = None
+    return {"opportunities": opportunities.reset_index(drop=True),
+            "opportunity_stage_history": history}
+
+
 def closed_before(tables: Tables, as_of: object) -> pd.DataFrame:
     """Deals closed before ``as_of``: ``opportunity_id, created_at, closed_at, outcome, amount``.
 
@@ -272,6 +298,29 @@ def won_between(tables: Tables, start: pd.Timestamp, end: pd.Timestamp) -> pd.Da
     won = won.loc[:, list(_OPPORTUNITY_COLUMNS)].reset_index(drop=True)
     won["amount"] = won["amount"].astype("float64").fillna(0.0)
     return won
+
+
+class WonRevenue:
+    """Closed-won revenue with ``start <= closed_at < end`` by binary search: the won deals are
+    read once (``won_between`` filters the whole table on every call). For tables that no longer
+    change, e.g. a ``FitCache``'s."""
+
+    def __init__(self, tables: Tables):
+        won = won_between(tables, pd.Timestamp.min.tz_localize("UTC"),
+                          pd.Timestamp.max.tz_localize("UTC"))
+        order = np.argsort(_naive_utc(won["closed_at"]), kind="stable")
+        self._closed = _naive_utc(won["closed_at"])[order]
+        self._amount = won["amount"].to_numpy(dtype="float64")[order]
+
+    def __call__(self, start: pd.Timestamp, end: pd.Timestamp) -> float:
+        bounds = [to_naive_utc(moment) for moment in (start, end)]
+        first, last = np.searchsorted(self._closed, bounds, side="left")
+        return float(self._amount[first:last].sum())
+
+
+def to_naive_utc(moment: pd.Timestamp) -> np.datetime64:
+    """A timezone-aware timestamp as a naive UTC ``datetime64``."""
+    return moment.tz_convert("UTC").tz_localize(None).to_datetime64()
 
 
 def booked_to_date(tables: Tables, as_of: object, period: Period) -> float:

@@ -343,14 +343,26 @@ def _predict_logistic(model: LogisticRegression, groups: list[tuple[np.ndarray, 
     matrix: each one-hot group adds one coefficient per row (a gather). Groups may be arrays of
     broadcastable shapes (per deal, per day ahead, per both); the result has their joint shape."""
     coef = model.coef_[0]
-    logit = np.asarray(float(model.intercept_[0]))
+    by_shape: dict[tuple[int, ...], np.ndarray] = {}   # per deal, per day, per (deal, day)
     offset = 0
-    for codes, size in groups:   # arrays of broadcastable shapes add up to the full one
-        logit = logit + coef[offset + codes]
+    for codes, size in groups:
+        _accumulate(by_shape, coef[offset + codes])
         offset += size
     for j, values in enumerate(numeric):
-        logit = logit + coef[offset + j] * values
+        _accumulate(by_shape, coef[offset + j] * values)
+    logit = np.asarray(float(model.intercept_[0]))
+    for part in sorted(by_shape.values(), key=np.size):   # small parts first, one full add each
+        logit = logit + part
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _accumulate(by_shape: dict[tuple[int, ...], np.ndarray], part: np.ndarray) -> None:
+    """Add ``part`` to the running sum of the parts of its shape (added in place once owned)."""
+    shape = np.shape(part)
+    if shape in by_shape:
+        by_shape[shape] += part
+    else:
+        by_shape[shape] = np.array(part, dtype="float64")
 
 
 def _sparse_design(groups: list[tuple[np.ndarray, int]],

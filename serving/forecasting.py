@@ -5,7 +5,9 @@ calibrate the combination), so fitted forecasters are kept per (as_of, P(win) so
 rates) in a small cache, and the fits themselves (``forecast.FitCache``: one time-to-close model
 per month, on what was known then) are shared across as-of dates for ``FIT_CACHE_SECONDS``: a
 forecast for another day of the same data refits nothing it already has. The pipeline tables
-are read from the store when those fits expire. Forecasts
+are read from the store when those fits expire; the past months' fits and evidence survive that
+(and a restart) in a ``forecast.FitStore`` keyed by what the CRM knew when they were made, so a
+re-read refits only what the new data changed. Forecasts
 run on one dedicated thread, never on the scoring thread or the event loop, and at most
 ``max_pending`` wait for it: more are answered 503 at once instead of queueing behind a slow
 fit. Amounts are converted to the reporting currency with the rates from settings
@@ -24,6 +26,7 @@ from threading import Lock
 from crm.settings import Settings
 from crm.store import CRMStore
 from forecast import FitCache, Forecaster, convert_currency, fit_forecaster
+from forecast.fitstore import FitStore
 from serving.schemas import ErrorResponse, FieldError, ForecastRequest
 
 logger = logging.getLogger(__name__)
@@ -44,10 +47,12 @@ class ForecastService:
         settings: reporting currency and FX rates (default: their defaults, USD and the sample
             CRM's JPY rate).
         max_pending: forecasts allowed to wait for or run on the worker at once.
+        fit_store: where fits outlive a re-read of the store and a restart
+            (``forecast.fitstore``; default: in memory only).
     """
 
     def __init__(self, store: CRMStore | None, settings: Settings | None = None,
-                 max_pending: int = 2):
+                 max_pending: int = 2, fit_store: FitStore | None = None):
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.store = store
@@ -57,6 +62,7 @@ class ForecastService:
         self.max_pending = max_pending
         self._cache: OrderedDict[tuple, Forecaster] = OrderedDict()
         self._fits: dict[tuple, tuple[float, FitCache]] = {}
+        self.fit_store = fit_store or FitStore()
         self._lock = Lock()
         self._pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast")
@@ -119,7 +125,8 @@ class ForecastService:
         if hit is not None and time.monotonic() - hit[0] < FIT_CACHE_SECONDS:
             return hit[1]
         tables = self.store.read_tables(["opportunities", "opportunity_stage_history"])
-        fits = FitCache(convert_currency(tables, {**rates, currency: 1.0}, currency))
+        fits = FitCache(convert_currency(tables, {**rates, currency: 1.0}, currency),
+                        store=self.fit_store)
         self._fits = {key: (time.monotonic(), fits)}  # one dataset at a time: bounded memory
         return fits
 

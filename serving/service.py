@@ -32,6 +32,7 @@ import bentoml
 from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 
+from forecast.fitstore import FitStore
 from serving.forecasting import ForecastService, handle_forecast
 from serving.http_limits import limit_header_time
 from serving.logs import install_log_filters
@@ -162,7 +163,9 @@ class LeadScoring:
         self.runtime: ServingRuntime = build_runtime(
             on_rule_answer=_count_rule_answers, on_load_failure=_count_load_failure,
             on_batch=_observe_batch, on_drift=_set_drift).start()
-        self.forecasts = ForecastService(self.runtime.store, self.runtime.settings)
+        self.forecasts = ForecastService(
+            self.runtime.store, self.runtime.settings,
+            fit_store=FitStore.in_data_dir(self.runtime.settings.data_dir))
         self._stop_warming = threading.Event()
         PARTS.start_warming(self.runtime, self._stop_warming)
 

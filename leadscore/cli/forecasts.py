@@ -54,6 +54,14 @@ def _forecast_tables(db: str | None, currency: str | None, fx: list[str] | None)
     return convert_currency(tables, rates, currency)
 
 
+def _fit_cache(tables, settings):
+    """Fits shared with earlier runs and the service through ``<data_dir>/forecast_fits``: a
+    forecast on another day refits only what the new data changed (``forecast.fitstore``)."""
+    from forecast import FitCache, FitStore
+
+    return FitCache(tables, store=FitStore.in_data_dir(settings.data_dir))
+
+
 _DEAL_COLUMNS = ("opportunity_id", "stage", "amount", "expected_close_date", "n_slips", "p_win",
                  "p_close_in_period_if_won", "expected_value", "expected_slip_value")
 
@@ -97,8 +105,10 @@ def forecast(
 
     day = parse_as_of(as_of, day="start")
     settings = settings_for(db)
+    tables = _forecast_tables(db, currency, fx)
     try:
-        forecaster = fit_forecaster(_forecast_tables(db, currency, fx), day, win_probability)
+        forecaster = fit_forecaster(tables, day, win_probability,
+                                    _fit_cache(tables, settings))
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     for freq, goal in (("month", target), ("quarter", quarter_target)):
@@ -144,7 +154,8 @@ def backtest(
     config = BacktestConfig(as_of_days=as_of_days, n_simulations=simulations,
                             seed=settings.seed if seed is None else seed,
                             win_probability=win_probability, freq=freq)
-    rows = run_backtest(_forecast_tables(db, currency, fx), config)
+    tables = _forecast_tables(db, currency, fx)
+    rows = run_backtest(tables, config, cache=_fit_cache(tables, settings))
     summary = summarize_backtest(rows)
     out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out / "backtest_forecasts.csv", index=False)

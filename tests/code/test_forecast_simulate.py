@@ -164,3 +164,27 @@ def test_cache_must_belong_to_the_tables(daily_deals) -> None:
     tables = daily_deals(240, 30, 10)
     with pytest.raises(ValueError, match="cache was built for other tables"):
         fit_forecaster(dict(tables), "2025-06-01", cache=FitCache(tables))
+
+
+def test_each_win_lands_on_a_day_its_deal_can_close() -> None:
+    """Day draws follow each deal's own daily share (from the as-of day on), and the revenue
+    per simulation is the won deals' amounts."""
+    from forecast.simulate import _add_win_days
+
+    share = np.zeros((3, 10))
+    share[0, 3] = 1.0                 # only its 4th day
+    share[1, :] = 0.1                 # uniform
+    share[2, [0, 9]] = 0.5            # the first or the last day
+    rng = np.random.default_rng(4)
+    won = rng.random((400, 3)) < 0.6
+    amount = np.array([100.0, 10.0, 1.0])
+    by_day = np.zeros((400, 15))
+    _add_win_days(by_day, won, amount, share, 2, rng)
+    assert np.allclose(by_day.sum(axis=1), won @ amount)
+    for deal, days in ((0, {5}), (2, {2, 11}), (1, set(range(2, 12)))):
+        alone = np.zeros_like(by_day)
+        only = np.zeros_like(won)
+        only[:, deal] = won[:, deal]
+        _add_win_days(alone, only, amount, share, 2, rng)
+        landed = np.nonzero(alone)[1]
+        assert set(landed) == days

@@ -142,3 +142,30 @@ def test_amount_missing_is_filled_from_won_deals_of_the_product() -> None:
     # W3 is still open on 2025-02-01: its final 900 is not known yet, so it is filled too.
     assert filled["amount"].to_dict() == {"O1": 400.0, "O2": 400.0, "W3": 400.0}
     assert filled["amount_imputed"].all()
+
+
+def test_won_revenue_index_equals_filtering_the_table() -> None:
+    import numpy as np
+
+    from forecast.snapshot import WonRevenue, won_between
+
+    rng = np.random.default_rng(3)
+    n = 300
+    closed = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 400 * 24, n), unit="h")
+    deals = pd.DataFrame({
+        "opportunity_id": [f"D{i}" for i in range(n)],
+        "created_at": closed - pd.Timedelta(days=30),
+        "closed_at": closed.where(rng.random(n) < 0.8),
+        "outcome": rng.choice(["won", "lost"], n),
+        "amount": np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2.0, 500.0, n)),
+    })
+    deals.loc[deals["closed_at"].isna(), "outcome"] = "open"
+    tables = {"opportunities": deals}
+    index = WonRevenue(tables)
+    for _ in range(50):
+        start = pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(days=int(rng.integers(0, 400)))
+        end = start + pd.Timedelta(days=int(rng.integers(0, 120)))
+        expected = won_between(tables, start, end)["amount"].sum()
+        assert index(start, end) == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    assert index(pd.Timestamp("2030-01-01", tz="UTC"), pd.Timestamp("2031-01-01", tz="UTC")) == 0

@@ -67,6 +67,26 @@ def test_another_day_reuses_the_fits_and_gives_the_same_answer(store: CRMStore) 
     assert later == ForecastService(store).forecast(_request(as_of="2026-10-20T00:00:00Z"))
 
 
+def test_a_reread_of_the_store_keeps_the_fits_of_what_did_not_change(
+        store: CRMStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the fits expire the pipeline is read again (a new FitCache); the past months'
+    fits come back from the fit store (here on disk, as after a restart) and the answer is
+    the one a fresh service gives."""
+    from forecast import FitStore, TimeToCloseModel
+
+    first = ForecastService(store, fit_store=FitStore(tmp_path))
+    first.forecast(_request())
+    made = []
+    fit = TimeToCloseModel.fit
+    monkeypatch.setattr(TimeToCloseModel, "fit", lambda self, *a, **k: (
+        made.append(a[1]), fit(self, *a, **k))[1])
+    restarted = ForecastService(store, fit_store=FitStore(tmp_path))
+    answer = restarted.forecast(_request(as_of="2026-10-21T00:00:00Z"))
+    assert made == [] and restarted.fit_store.hits > 0
+    assert answer == ForecastService(store).forecast(_request(as_of="2026-10-21T00:00:00Z"))
+    assert made   # the fresh service fitted its months
+
+
 def test_reporting_currency_and_rates_come_from_settings(service: ForecastService) -> None:
     """The sample CRM mixes USD and JPY: the default settings' rates make it forecastable."""
     status, body = asyncio.run(handle_forecast(service, _request(fx={})))

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from forecast.simulate import FitCache, fit_forecaster
-from forecast.snapshot import (booked_to_date, convert_currency, period_containing,
-                               pipeline_as_of)
+from forecast.snapshot import (as_known_at, booked_to_date, convert_currency,
+                               period_containing, pipeline_as_of)
 from forecast.time_to_close import TimeToCloseModel
 from crm import schema
 
@@ -107,24 +107,6 @@ def crm() -> dict[str, pd.DataFrame]:
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")
 
 
-def as_known_at(tables: dict[str, pd.DataFrame], t: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """The CRM exactly as it looked at ``t``: later rows gone, open deals in their state at t."""
-    history = tables["opportunity_stage_history"]
-    history = history[history["entered_at"] < t].reset_index(drop=True)
-    opportunities = tables["opportunities"]
-    opportunities = opportunities[opportunities["created_at"] < t].copy()
-    open_at_t = ~(opportunities["closed_at"] < t)
-    last = history.sort_values(["entered_at", "stage"]).groupby("opportunity_id").last()
-    ids = opportunities.loc[open_at_t, "opportunity_id"]
-    for column in ("stage", "amount", "expected_close_date"):
-        opportunities.loc[open_at_t, column] = ids.map(last[column]).to_numpy()
-    opportunities.loc[open_at_t, "outcome"] = "open"
-    opportunities.loc[open_at_t, "closed_at"] = pd.NaT
-    opportunities.loc[open_at_t, "loss_reason"] = None
-    return {"opportunities": opportunities.reset_index(drop=True),
-            "opportunity_stage_history": history}
-
-
 @pytest.mark.parametrize("day", ["2026-02-01", "2026-06-17"])
 def test_snapshot_equals_the_crm_as_it_was(crm: dict, day: str) -> None:
     t = pd.Timestamp(day, tz="UTC")
@@ -186,3 +168,77 @@ def test_snapshot_agrees_with_the_win_model_features(crm: dict) -> None:
             if mine != "stage":
                 assert np.allclose(snapshot[mine].astype(float), features[theirs].astype(float),
                                    equal_nan=True), mine
+
+
+# ------------------------------------------------------------------------------------------
+# Fits kept between runs (forecast.fitstore): keyed by what was known, so reuse is exact
+# ------------------------------------------------------------------------------------------
+
+def test_fingerprint_at_t_is_blind_to_everything_after_t(crm: dict) -> None:
+    from forecast.fitstore import KnownAt
+
+    t = pd.Timestamp("2026-06-17", tz="UTC")
+    now, then = KnownAt(crm), KnownAt(as_known_at(crm, t))
+    for moment in (t, pd.Timestamp("2026-06-01", tz="UTC"), pd.Timestamp("2025-11-01", tz="UTC")):
+        assert now.fingerprint(moment) == then.fingerprint(moment)
+    later = pd.Timestamp("2026-09-01", tz="UTC")
+    assert now.fingerprint(later) != then.fingerprint(later)
+    # a correction of something known at t (a win before t with another amount) is seen
+    won = crm["opportunities"]["outcome"].eq("won") & (crm["opportunities"]["closed_at"] < t)
+    first = crm["opportunities"].index[won][0]
+    corrected = dict(crm, opportunities=crm["opportunities"].copy())
+    corrected["opportunities"].loc[first, "amount"] += 1.0
+    moved = dict(crm, opportunity_stage_history=crm["opportunity_stage_history"].copy())
+    before_t = moved["opportunity_stage_history"].index[
+        moved["opportunity_stage_history"]["entered_at"] < t]
+    moved["opportunity_stage_history"].loc[before_t[0], "stage"] = "negotiation-edited"
+    renamed = dict(crm, opportunities=crm["opportunities"].copy())
+    created = renamed["opportunities"].index[renamed["opportunities"]["created_at"] < t]
+    renamed["opportunities"].loc[created[0], "product"] = "another product"
+    for edited in (corrected, moved, renamed):
+        assert KnownAt(edited).fingerprint(t) != now.fingerprint(t)
+
+
+def _counting_fits(monkeypatch) -> list:
+    made = []
+    fit = TimeToCloseModel.fit
+
+    def counted(self, *args, **kwargs):
+        made.append(args[1])
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(TimeToCloseModel, "fit", counted)
+    return made
+
+
+def test_the_next_day_reuses_stored_fits_and_forecasts_as_from_scratch(
+        crm: dict, tmp_path, monkeypatch) -> None:
+    """Yesterday's run (another process: a new store on the same folder) leaves fits that
+    today's data (a day more of deals, closes and stage moves) reuses, and today's forecast
+    is exactly the one made from scratch; a correction of the past makes it fit again."""
+    from forecast.fitstore import FitStore
+
+    small = TimeToCloseModel(max_rows=4000)
+    yesterday, today = (pd.Timestamp(d, tz="UTC") for d in ("2026-06-16", "2026-06-17"))
+    first = as_known_at(crm, yesterday)
+    for freq in ("month", "quarter"):
+        fit_forecaster(first, yesterday, cache=FitCache(first, small, FitStore(tmp_path))
+                       ).forecast(freq, n_simulations=300, seed=1)
+    made = _counting_fits(monkeypatch)
+    current = as_known_at(crm, today)
+    store = FitStore(tmp_path)
+    stored = {freq: fit_forecaster(current, today, cache=FitCache(current, small, store))
+              .forecast(freq, n_simulations=300, seed=1) for freq in ("month", "quarter")}
+    assert made == [] and store.hits >= 10
+    fresh = {freq: fit_forecaster(current, today, cache=FitCache(current, small))
+             .forecast(freq, n_simulations=300, seed=1) for freq in ("month", "quarter")}
+    assert len(made) >= 10   # from scratch: a fit per month
+    for freq, mine in stored.items():
+        assert mine.method == fresh[freq].method and mine.quantiles == fresh[freq].quantiles
+    made.clear()
+    won = current["opportunities"]["outcome"].eq("won")
+    corrected = dict(current, opportunities=current["opportunities"].copy())
+    corrected["opportunities"].loc[won, "amount"] *= 1.5
+    fit_forecaster(corrected, today, cache=FitCache(corrected, small, FitStore(tmp_path))
+                   ).forecast("month", n_simulations=300, seed=1)
+    assert len(made) > 0
