@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
 from threading import Lock
 
@@ -99,15 +100,38 @@ class ForecastService:
             with self._lock:
                 self._pending -= 1
 
-    def _forecaster(self, request: ForecastRequest) -> Forecaster:
+    def warm(self, day: datetime) -> bool:
+        """Build ``day``'s forecast (month and quarter, the service's currency and P(win)
+        source) on the forecast thread unless it is cached, so that the first request of the
+        day, the manager page's included, is answered from the cache. True when it built one.
+
+        A day the data cannot support is logged and left to the request to report.
+        """
+        request = ForecastRequest(as_of=day)
+        with self._lock:
+            if self.store is None or self._key(request) in self._cache:
+                return False
+        try:
+            for freq in ("month", "quarter"):
+                self._executor.submit(self.forecast, request.model_copy(
+                    update={"freq": freq})).result()
+        except ValueError as error:
+            logger.info("no forecast to warm for %s: %s", day.date(), error)
+            return False
+        return True
+
+    def _key(self, request: ForecastRequest) -> tuple:
         currency, rates = self.rates_for(request)
-        key = (request.as_of.date(), request.win_probability, currency,
-               tuple(sorted(rates.items())))
+        return (request.as_of.date(), request.win_probability, currency,
+                tuple(sorted(rates.items())))
+
+    def _forecaster(self, request: ForecastRequest) -> Forecaster:
+        key = self._key(request)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        fits = self._fit_cache(currency, rates)
+        fits = self._fit_cache(*self.rates_for(request))
         forecaster = fit_forecaster(fits.tables, request.as_of.date().isoformat(),
                                     request.win_probability, cache=fits)
         with self._lock:
@@ -115,7 +139,6 @@ class ForecastService:
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         return forecaster
-
 
     def _fit_cache(self, currency: str, rates: dict[str, float]) -> FitCache:
         """The fits of the stored pipeline in ``currency``, read and kept for

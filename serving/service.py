@@ -167,14 +167,14 @@ class LeadScoring:
             self.runtime.store, self.runtime.settings,
             fit_store=FitStore.in_data_dir(self.runtime.settings.data_dir))
         self._stop_warming = threading.Event()
-        PARTS.start_warming(self.runtime, self._stop_warming)
+        PARTS.start_warming(self.runtime, self._stop_warming, self.forecasts)
 
     def __is_ready__(self) -> bool:
         return self.runtime.scorer.is_ready
 
     @bentoml.on_shutdown
     def stop_runtime(self) -> None:
-        """Stop registry polling and board warming, and finish queued requests."""
+        """Stop registry polling and the warm-up, and finish queued requests."""
         self._stop_warming.set()
         self.runtime.stop()
 

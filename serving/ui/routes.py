@@ -85,6 +85,7 @@ class _Parts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runtime = None
+        self._forecasts = None
         self._boards: BoardCache | None = None
         self._as_of: tuple[float, pd.Timestamp] | None = None
         self.settings = UiSettings()
@@ -98,13 +99,16 @@ class _Parts:
     def runtime(self):
         return self._runtime if self._runtime is not None else self.service.runtime
 
-    def start_warming(self, runtime, stop: threading.Event) -> threading.Thread | None:
-        """Keep today's and yesterday's boards built for the served model, in the background,
-        so that the first view of the priority list after a start, a model change or a new day
-        does not pay the build (every ``LEADSCORE_UI_WARM_SECONDS``; 0 turns it off)."""
+    def start_warming(self, runtime, stop: threading.Event,
+                      forecasts=None) -> threading.Thread | None:
+        """Keep today's and yesterday's boards built for the served model, and today's
+        forecast (``forecasts``: the service's ``ForecastService``), in the background, so that
+        the first view of the priority list or the forecast after a start, a model change or a
+        new day does not pay the build (every ``LEADSCORE_UI_WARM_SECONDS``; 0 turns it off)."""
         if not self.settings.warm_seconds or runtime.store is None:
             return None
         self._runtime = runtime
+        self._forecasts = forecasts
         thread = threading.Thread(target=self._warm, args=(stop,), name="ui-warm", daemon=True)
         thread.start()
         return thread
@@ -116,8 +120,10 @@ class _Parts:
                 pause = self.settings.warm_seconds
                 try:
                     self.warm_boards()
+                    if self._forecasts is not None:
+                        self._forecasts.warm(self.as_of(None).to_pydatetime())
                 except Exception:  # noqa: BLE001 - a page view shows the error; keep warming
-                    logger.exception("warming the priority boards failed")
+                    logger.exception("warming the priority boards or the forecast failed")
             if stop.wait(pause):
                 return
 

@@ -22,6 +22,6 @@ class UiSettings(BaseSettings):
     history_weeks: int = Field(12, ge=1, le=52, description="Weeks of score history shown.")
     warm_seconds: float = Field(
         60.0, ge=0, description="How often a background thread checks that today's and "
-                                "yesterday's priority boards are built for the model being "
-                                "served, building them before anyone asks (0: never; the "
-                                "first page view then builds them).")
+                                "yesterday's priority boards and today's forecast are built "
+                                "for the model being served, building them before anyone asks "
+                                "(0: never; the first page view or request then builds them).")

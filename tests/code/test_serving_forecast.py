@@ -87,6 +87,31 @@ def test_a_reread_of_the_store_keeps_the_fits_of_what_did_not_change(
     assert made   # the fresh service fitted its months
 
 
+def test_warming_builds_the_days_forecast_before_anyone_asks(
+        store: CRMStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up fits the day's forecaster on the forecast thread; the first request of the
+    day (the manager page's: no currency, default P(win)) then fits nothing."""
+    from datetime import datetime, timezone
+
+    from forecast import TimeToCloseModel
+
+    service = ForecastService(store)
+    day = datetime(2026, 10, 22, tzinfo=timezone.utc)
+    assert service.warm(day) is True
+    assert service.warm(day) is False   # already built
+    made = []
+    fit = TimeToCloseModel.fit
+    monkeypatch.setattr(TimeToCloseModel, "fit", lambda self, *a, **k: (
+        made.append(a[1]), fit(self, *a, **k))[1])
+    calls = []
+    monkeypatch.setattr("serving.forecasting.fit_forecaster", lambda *a, **k: calls.append(a))
+    for freq in ("month", "quarter"):
+        body = service.forecast(_request(as_of="2026-10-22T00:00:00Z", fx={}, freq=freq))
+        assert body["p10"] <= body["p50"] <= body["p90"]
+    assert made == [] and calls == []
+    assert ForecastService(None).warm(day) is False   # no store: nothing to warm
+
+
 def test_reporting_currency_and_rates_come_from_settings(service: ForecastService) -> None:
     """The sample CRM mixes USD and JPY: the default settings' rates make it forecastable."""
     status, body = asyncio.run(handle_forecast(service, _request(fx={})))

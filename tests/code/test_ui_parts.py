@@ -210,6 +210,11 @@ def test_warming_builds_todays_and_yesterdays_boards_once(tmp_path) -> None:
     assert parts.boards.has(day) and parts.boards.has(day - pd.Timedelta(days=1))
     assert parts.warm_boards() == 0
     stop = threading.Event()
-    stop.set()
+    warmed = []
+    forecasts = SimpleNamespace(warm=lambda moment: (warmed.append(moment), stop.set()))
+    scorer.mark_ready()
+    thread = parts.start_warming(parts._runtime, stop, forecasts)   # and today's forecast
+    thread.join(timeout=30)
+    assert warmed == [day.to_pydatetime()]
     parts.settings = parts.settings.model_copy(update={"warm_seconds": 0})
     assert parts.start_warming(parts._runtime, stop) is None  # 0 turns it off
