@@ -41,6 +41,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from crm.timestamps import to_utc
 from features.inputs import map_distinct, object_array
 from features.registry import FeatureDef
 
@@ -168,14 +169,8 @@ def parse_date_us(value: object) -> float:
     """A date or time value (ISO text; no zone means UTC) as epoch microseconds; NaN if not."""
     if not isinstance(value, str) or not value.strip():
         return np.nan
-    try:
-        stamp = pd.Timestamp(value.strip())
-    except (ValueError, TypeError, OverflowError):
-        return np.nan
-    if stamp is pd.NaT:
-        return np.nan
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return float(stamp.value // 1000)
+    stamp = to_utc(value.strip())
+    return np.nan if stamp is pd.NaT else float(stamp.value // 1000)
 
 
 def _date_ages(values: Sequence, as_of_us: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from crm.schema import empty_frame
+from crm.timestamps import to_utc_series
 from features.account import (
     ACCOUNT_LEADS_FEATURE,
     account_feature_defs,
@@ -458,7 +459,6 @@ def single_lead_frame(rows: Sequence[Mapping[str, Any]], lead_ids: Sequence[str]
     """Rows of ``build_single_lead_features`` as the frame ``build_lead_features`` returns
     (``lead_id``, ``as_of``, then the registry's features with the same dtypes)."""
     pairs = pd.DataFrame({"lead_id": pd.array(list(lead_ids), dtype="str"),
-                          "as_of": pd.Series(pd.to_datetime(list(as_ofs), utc=True)
-                                             ).dt.as_unit("us")})
+                          "as_of": to_utc_series(list(as_ofs))})
     columns = {name: [row[name] for row in rows] for name in registry.names}
     return assemble_feature_frame(pairs, columns, registry, "lead_id")

@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crm.timestamps import to_utc_series
+
 logger = logging.getLogger(__name__)
 
 STATIC_COLUMNS = ("product", "owner", "account_id")
@@ -81,7 +83,7 @@ class KnownAt:
 
 def _utc_ns(stamps: pd.Series) -> np.ndarray:
     """Nanoseconds since the epoch (NaT: the int64 minimum)."""
-    values = pd.to_datetime(stamps, utc=True)
+    values = to_utc_series(stamps)
     return values.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").view("int64")
 
 

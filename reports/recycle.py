@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from crm.schema import require_columns
+from crm.timestamps import to_utc_series
 from reports.stages import UNASSIGNED, latest_time, to_utc_timestamp
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def find_held_leads(tables: Mapping[str, pd.DataFrame], at: object,
     since = np.select([deals["all_lost"], status.notna()],
                       [deals["last_lost"], status_at], default=nurturing_from)
     out = pd.DataFrame({"lead_id": leads["lead_id"].to_numpy(), "state": state,
-                        "held_since": pd.to_datetime(since, utc=True),
+                        "held_since": to_utc_series(since),
                         "source": leads["source"].to_numpy(),
                         "owner": leads["owner"].fillna(UNASSIGNED).to_numpy()})
     return out[out["state"] != ""].reset_index(drop=True)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from crm.settings import Settings
 from crm.store import CRMStore
+from crm.timestamps import to_utc_series
 from features.leads import build_lead_features
 from serving.schemas import ScoreResponse
 from serving.scorer import LeadScorer
@@ -91,7 +92,7 @@ def select_pairs(leads: pd.DataFrame, as_of: pd.Timestamp,
     if "lead_id" not in wanted.columns:
         raise ValueError(f"the lead file needs a lead_id column; it has {list(wanted.columns)}")
     ids = wanted["lead_id"].astype("str")
-    times = (pd.to_datetime(wanted["as_of"], utc=True) if "as_of" in wanted.columns
+    times = (to_utc_series(wanted["as_of"]) if "as_of" in wanted.columns
              else pd.Series(as_of, index=wanted.index))
     created = leads.set_index("lead_id")["created_at"]
     unknown = ids[~ids.isin(created.index)]
@@ -181,8 +182,7 @@ def _utc(stamp: pd.Timestamp, name: str) -> pd.Timestamp:
 
 def _pairs(ids: pd.Series, times: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"lead_id": pd.array(ids.to_numpy(), dtype="str"),
-                         "as_of": pd.Series(pd.to_datetime(times.to_numpy(), utc=True)
-                                            ).dt.as_unit("us")})
+                         "as_of": to_utc_series(times.to_numpy())})
 
 
 def _answers_frame(answers: Sequence[ScoreResponse]) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from cachetools import TTLCache
 
 from crm import schema
 from crm.store import CRMStore
+from crm.timestamps import parse_utc, to_utc_series
 from features.activities import AccountLeads, LeadEvents, type_code
 
 logger = logging.getLogger(__name__)
@@ -64,19 +65,17 @@ def _read_activities(store: CRMStore, lead_ids: set[str], account_ids: set[str])
     return store.read_table("activities", where=sa.or_(*clauses))
 
 
-def _utc(value: object) -> pd.Timestamp | None:
+def _utc(value: object, name: str) -> pd.Timestamp | None:
     """A stored time as a UTC Timestamp (SQLite gives naive UTC, PostgreSQL aware values)."""
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return None if value is None else parse_utc(value, name)
 
 
 def _record(row: sa.Row, spec: schema.TableSpec) -> dict[str, Any]:
     """A stored row as a canonical record: the schema's columns, typed, None for missing."""
     values = row._mapping
-    return {column.name: (_utc(values[column.name]) if column.kind == "datetime"
-                          else values[column.name]) for column in spec.columns}
+    return {column.name: (_utc(values[column.name], f"{spec.name}.{column.name}")
+                          if column.kind == "datetime" else values[column.name])
+            for column in spec.columns}
 
 
 def _microseconds(values: Iterable[str | datetime]) -> np.ndarray:
@@ -90,8 +89,8 @@ def _microseconds(values: Iterable[str | datetime]) -> np.ndarray:
             warnings.simplefilter("error")  # numpy only warns about an offset it drops
             return np.array(values, dtype="datetime64[us]").astype(np.int64)
     except (ValueError, UserWarning):
-        stamps = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
-        return stamps.dt.as_unit("us").astype("int64").to_numpy()
+        stamps = to_utc_series(pd.Series(values, dtype=object), format="ISO8601")
+        return stamps.astype("int64").to_numpy()
 
 
 def _events(rows: list[sa.Row]) -> LeadEvents:

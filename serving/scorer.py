@@ -55,6 +55,7 @@ from features.leads import (
 from features.opportunity import build_opportunity_features, opportunity_feature_registry
 from crm.schema import SchemaViolationError
 from crm.store import CRMStore
+from crm.timestamps import to_utc_series
 from serving.reasons import (model_reasons, rule_grades, rule_points, rule_reasons,
                              unknown_category_warnings, win_rule_reasons)
 from serving.lookups import LeadContext, LeadReader, fetch_deal_context
@@ -328,7 +329,7 @@ class LeadScorer:
             raise ValueError(f"the feature frame lacks {sorted(missing)[:10]}")
         rows = _frame_rows(frame, names)
         ids = frame["lead_id"].tolist()
-        as_ofs = list(pd.to_datetime(frame["as_of"], utc=True))
+        as_ofs = list(to_utc_series(frame["as_of"]))
         jobs = [LeadJob(ScoreRequest(lead_id=i, language=language, top_k=top_k), language)
                 for i in ids]
         records = [LeadRecords(lead_id=i, lead={}, account=None, activities=[]) for i in ids]
@@ -498,8 +499,7 @@ def _needs_store(request: ScoreRequest) -> bool:
 
 
 def _pairs(id_column: str, ids: list[str], as_ofs: list[pd.Timestamp]) -> pd.DataFrame:
-    stamps = pd.Series(pd.to_datetime(as_ofs, utc=True)).dt.as_unit("us")
-    return pd.DataFrame({id_column: pd.array(ids, dtype="str"), "as_of": stamps})
+    return pd.DataFrame({id_column: pd.array(ids, dtype="str"), "as_of": to_utc_series(as_ofs)})
 
 
 def _frame_rows(frame: pd.DataFrame, names: list[str]) -> list[dict]:

@@ -27,6 +27,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from crm.timestamps import to_utc_series
 from features.attribute_typing import looks_like_identifier
 from features.attributes import PREFIX as ATTRIBUTE_PREFIX
 from features.registry import FeatureRegistry
@@ -168,7 +169,7 @@ def find_context_features(frame: pd.DataFrame, names: Sequence[str], time_col: s
         names: the features to check.
         time_col: the rows' timestamps (days are UTC calendar days).
     """
-    days = pd.to_datetime(frame[time_col], utc=True).dt.floor("D").to_numpy()
+    days = to_utc_series(frame[time_col]).dt.floor("D").to_numpy()
     day_codes, _ = pd.factorize(days)
     sizes = np.bincount(day_codes)
     busy = sizes[day_codes] >= 2

@@ -28,13 +28,13 @@ import sqlalchemy as sa
 
 from crm import schema
 from crm.store import CRMStore
+from crm.timestamps import DAY, parse_day
 from features.leads import build_lead_features
 from serving.schemas import ReasonOut, ScoreResponse
 from serving.scorer import LeadScorer
 
 logger = logging.getLogger(__name__)
 
-DAY = pd.Timedelta(days=1)
 _CACHE_SIZE = 6
 
 
@@ -279,7 +279,7 @@ def default_as_of(store: CRMStore, now: pd.Timestamp | None = None) -> pd.Timest
         last = conn.execute(sa.select(sa.func.max(table.c.occurred_at))).scalar()
     if last is None:
         return today
-    return min(today, pd.to_datetime(last, utc=True).floor("D") + DAY)
+    return min(today, parse_day(last, "activities.occurred_at") + DAY)
 
 
 def page_of(items: list, page: int, per_page: int) -> tuple[list, int]:

@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from crm.timestamps import as_utc, parse_utc, to_utc, to_utc_series
 from leadscore.cli import app
 from leadscore.cli.common import parse_as_of
 
@@ -45,6 +46,41 @@ def test_the_end_of_a_day_stays_on_that_day_month_and_quarter() -> None:
     assert str(pd.Period(end.tz_localize(None), "M")) == "2026-09"
     assert pd.Timestamp("2026-09-30 23:59:59", tz=UTC) <= end < pd.Timestamp("2026-10-01",
                                                                                tz=UTC)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-10-15T09:30", pd.Timestamp("2026-10-15 09:30", tz=UTC)),
+    ("2026-10-15T18:30+09:00", pd.Timestamp("2026-10-15 09:30", tz=UTC)),
+    (pd.Timestamp("2026-10-15 09:30"), pd.Timestamp("2026-10-15 09:30", tz=UTC)),
+    (pd.Timestamp("2026-10-15 05:30", tz="America/New_York"),
+     pd.Timestamp("2026-10-15 09:30", tz=UTC)),
+    ("soon", pd.NaT), ("", pd.NaT), (None, pd.NaT), (float("nan"), pd.NaT),
+])
+def test_one_value_no_zone_means_utc_and_not_a_time_is_nat(value: object,
+                                                            expected: pd.Timestamp) -> None:
+    stamp = to_utc(value)
+    if expected is pd.NaT:
+        assert stamp is pd.NaT
+        with pytest.raises(ValueError, match="start: .* is not a date or time"):
+            parse_utc(value, "start")
+    else:
+        assert stamp == expected and str(stamp.tz) == UTC
+        assert parse_utc(value, "start") == stamp
+        assert as_utc(pd.Timestamp(value)) == stamp
+
+
+def test_many_values_follow_the_same_rule_as_one() -> None:
+    values = pd.Series(["2026-10-15T09:30", "2026-10-15T18:30+09:00", None],
+                       index=[7, 8, 9], dtype=object)
+    stamps = to_utc_series(values, format="ISO8601")
+    assert stamps.dtype == pd.DatetimeTZDtype("us", UTC)
+    assert list(stamps.index) == [7, 8, 9]
+    assert stamps.iloc[:2].tolist() == [to_utc(v) for v in values.iloc[:2]]
+    assert stamps.iloc[2] is pd.NaT
+    from_list = to_utc_series([pd.Timestamp("2026-10-15 09:30"), "2026-10-15T09:30Z"])
+    assert list(from_list.index) == [0, 1] and from_list.nunique() == 1
+    with pytest.raises(ValueError):
+        to_utc_series(["2026-10-15", "soon"], format="ISO8601")
 
 
 @pytest.mark.parametrize("text", ["soon", "2026-13-01", "", "15/31/2026"])
