@@ -1,5 +1,5 @@
-"""What every command group shares: the console, the store option, settings, ``--as-of`` and
-table printing."""
+"""What every command group shares: the console, the store option, settings, ``--as-of``, the
+reporting currency (``--currency`` / ``--fx``) and table printing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ console = Console()
 DatabaseOption = Annotated[
     Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: settings database_url).")
 ]
+CurrencyOption = Annotated[Optional[str], typer.Option(
+    help="Reporting currency (default: settings, LEADSCORE_REPORTING_CURRENCY).")]
+FxOption = Annotated[Optional[list[str]], typer.Option(
+    "--fx", help="CODE=RATE: one CODE in the reporting currency (repeat), e.g. JPY=0.0066667 "
+                 "(default: settings, LEADSCORE_FX_RATES, for the settings' currency).")]
 
 
 def settings_for(database_url: str | None = None) -> Settings:
@@ -52,6 +57,57 @@ def parse_as_of(text: str | None, option: str = "--as-of", *,
     except ValueError as error:
         problem = str(error).removeprefix(f"{option}: ")  # click names the option itself
         raise typer.BadParameter(problem, param_hint=option) from None
+
+
+def reporting_rates(settings: Settings, currency: str | None,
+                    fx: list[str] | None) -> tuple[str, dict[str, float]]:
+    """The reporting currency and the value of one unit of each currency in it.
+
+    ``--currency`` wins over the settings' ``reporting_currency``; ``--fx`` rates win over the
+    settings' ``fx_rates``, which count only for the settings' own currency (they are rates
+    into it).
+
+    Raises:
+        typer.BadParameter: an ``--fx`` value that is not CODE=RATE.
+    """
+    currency = (currency or settings.reporting_currency).strip().upper()
+    if not fx:
+        own = currency == settings.reporting_currency
+        return currency, {**(settings.fx_rates if own else {}), currency: 1.0}
+    rates = {currency: 1.0}
+    for item in fx:
+        code, _, value = item.partition("=")
+        try:
+            rates[code.strip().upper()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r} is not CODE=RATE", param_hint="--fx") from None
+    return currency, rates
+
+
+def to_reporting_currency(tables: dict[str, pd.DataFrame], settings: Settings,
+                          currency: str | None, fx: list[str] | None
+                          ) -> tuple[dict[str, pd.DataFrame], str]:
+    """``tables`` with every deal amount in the reporting currency (``reporting_rates``), and
+    that currency.
+
+    Raises:
+        typer.BadParameter: a deal currency with no rate (named, with how to give one), a bad
+            ``--fx`` value or rate.
+    """
+    from forecast import convert_currency
+
+    currency, rates = reporting_rates(settings, currency, fx)
+    missing = sorted(set(tables["opportunities"]["currency"].dropna()) - set(rates))
+    if missing:
+        own = currency == settings.reporting_currency
+        raise typer.BadParameter(
+            f"deals in {', '.join(missing)} have no exchange rate into {currency}: give one "
+            f"with --fx {missing[0]}=RATE (one {missing[0]} in {currency}; repeat per currency)"
+            + (" or set LEADSCORE_FX_RATES" if own else ""), param_hint="--fx")
+    try:
+        return convert_currency(tables, rates, currency), currency
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--fx") from None
 
 
 def open_store(settings: Settings) -> CRMStore:

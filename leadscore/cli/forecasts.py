@@ -14,44 +14,29 @@ import typer
 from rich.table import Table
 
 from leadscore.cli.common import (
+    CurrencyOption,
     DatabaseOption,
+    FxOption,
     console,
     open_store,
     parse_as_of,
     print_mapping,
     quiet_mlflow,
     settings_for,
+    to_reporting_currency,
 )
 
 commands = typer.Typer()
 
-FxOption = Annotated[Optional[list[str]], typer.Option(
-    "--fx", help="CODE=RATE: one CODE in the reporting currency (repeat), e.g. JPY=0.0066667.")]
 WinOption = Annotated[str, typer.Option(
     help="P(win) source: time_to_close | stage_rates | lightgbm.")]
-CurrencyOption = Annotated[Optional[str], typer.Option(
-    help="Reporting currency (default: settings, LEADSCORE_REPORTING_CURRENCY).")]
 
 
-def _forecast_tables(db: str | None, currency: str | None, fx: list[str] | None):
-    """Deals and stage history in the reporting currency: --fx rates, else the settings'."""
-    from forecast import convert_currency
-
-    settings = settings_for(db)
+def _forecast_tables(settings, currency: str | None, fx: list[str] | None):
+    """Deals and stage history in the reporting currency (``to_reporting_currency``), and that
+    currency."""
     tables = open_store(settings).read_tables(["opportunities", "opportunity_stage_history"])
-    currency = currency or settings.reporting_currency
-    if not fx:
-        own = currency == settings.reporting_currency
-        return convert_currency(tables, {**(settings.fx_rates if own else {}), currency: 1.0},
-                                currency)
-    rates = {currency: 1.0}
-    for item in fx:
-        code, _, value = item.partition("=")
-        try:
-            rates[code.strip().upper()] = float(value)
-        except ValueError:
-            raise typer.BadParameter(f"{item!r} is not CODE=RATE", param_hint="--fx") from None
-    return convert_currency(tables, rates, currency)
+    return to_reporting_currency(tables, settings, currency, fx)
 
 
 def _fit_cache(tables, settings):
@@ -105,7 +90,7 @@ def forecast(
 
     day = parse_as_of(as_of, day="start")
     settings = settings_for(db)
-    tables = _forecast_tables(db, currency, fx)
+    tables, currency = _forecast_tables(settings, currency, fx)
     try:
         forecaster = fit_forecaster(tables, day, win_probability,
                                     _fit_cache(tables, settings))
@@ -154,7 +139,7 @@ def backtest(
     config = BacktestConfig(as_of_days=as_of_days, n_simulations=simulations,
                             seed=settings.seed if seed is None else seed,
                             win_probability=win_probability, freq=freq)
-    tables = _forecast_tables(db, currency, fx)
+    tables, _ = _forecast_tables(settings, currency, fx)
     rows = run_backtest(tables, config, cache=_fit_cache(tables, settings))
     summary = summarize_backtest(rows)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crm.settings import Settings, load_settings, sqlite_path
-from leadscore.cli.common import parse_as_of
+from crm.settings import Settings, sqlite_path
+from leadscore.cli.common import (
+    CurrencyOption,
+    FxOption,
+    parse_as_of,
+    settings_for,
+    to_reporting_currency,
+)
 
 console = Console(soft_wrap=True)  # sentences stay on one line (tables still fit the width)
 logger = logging.getLogger(__name__)
@@ -29,10 +35,6 @@ AsOfOption = Annotated[Optional[str], typer.Option(
                "zone means UTC); default: the data's newest record.")]
 OutOption = Annotated[Optional[Path], typer.Option(
     "--out", help="Folder to write the report's CSV files to.")]
-
-
-def _settings(db: str | None) -> Settings:
-    return load_settings(**({"database_url": db} if db else {}))
 
 
 def _read_tables(settings: Settings, names: list[str]) -> dict[str, pd.DataFrame]:
@@ -110,7 +112,7 @@ def funnel(
     from reports.stages import latest_time
 
     cut = parse_as_of(as_of, day="end")
-    tables = _read_tables(_settings(db), ["leads", "opportunities"])
+    tables = _read_tables(settings_for(db), ["leads", "opportunities"])
     try:
         when = cut or latest_time(tables)
         report = build_funnel(tables, period or pd.Period(when.tz_localize(None), freq),
@@ -156,7 +158,7 @@ def dedupe(
     """名寄せ: duplicate leads and accounts, the duplicate rate vs 5%, a merge suggestion file."""
     from reports.dedupe import evaluate_duplicates, find_duplicate_accounts, find_duplicate_leads
 
-    settings = _settings(db)
+    settings = settings_for(db)
     tables = _read_tables(settings, ["leads", "accounts"])
     leads = find_duplicate_leads(tables["leads"], threshold=threshold)
     accounts = find_duplicate_accounts(tables["accounts"], tables["leads"], threshold=threshold)
@@ -180,17 +182,6 @@ def dedupe(
 
 # --- plan ------------------------------------------------------------------------------------
 
-def _fx_rates(currency: str, fx: list[str] | None) -> dict[str, float]:
-    rates = {currency: 1.0}
-    for item in fx or []:
-        code, _, value = item.partition("=")
-        try:
-            rates[code.strip().upper()] = float(value)
-        except ValueError:
-            raise typer.BadParameter(f"{item!r} is not CODE=RATE", param_hint="--fx") from None
-    return rates
-
-
 def plan(
     revenue_target: Annotated[float, typer.Option(
         "--revenue-target", min=0.01, help="The month's revenue target.")],
@@ -198,24 +189,22 @@ def plan(
     as_of: AsOfOption = None,
     window_months: Annotated[int, typer.Option(
         min=1, help="Months before the planned month to measure the rates on.")] = 6,
-    currency: Annotated[str, typer.Option(help="Reporting currency.")] = "USD",
-    fx: Annotated[Optional[list[str]], typer.Option(
-        "--fx", help="CODE=RATE, one CODE in the reporting currency (repeat).")] = None,
+    currency: CurrencyOption = None,
+    fx: FxOption = None,
     out: OutOption = None,
     db: DbOption = None,
 ) -> None:
     """KPI reverse plan: wins, deals, SQLs, MQLs, leads and calls the target needs, and the
-    gap to the month so far."""
+    gap to the month so far, in the reporting currency (--currency / --fx, else the settings',
+    as forecast does)."""
     from reports.plan import build_kpi_plan
 
     cut = parse_as_of(as_of, day="end")
-    tables = _read_tables(_settings(db), ["leads", "opportunities", "activities",
-                                          "opportunity_stage_history"])
+    settings = settings_for(db)
+    tables, _ = to_reporting_currency(
+        _read_tables(settings, ["leads", "opportunities", "activities",
+                                "opportunity_stage_history"]), settings, currency, fx)
     try:
-        if fx:
-            from forecast import convert_currency
-
-            tables = convert_currency(tables, _fx_rates(currency, fx), currency)
         kpi = build_kpi_plan(tables, revenue_target, month, as_of=cut,
                              window_months=window_months)
     except ValueError as error:
@@ -267,7 +256,7 @@ def recycle(
     from reports.recycle import REENGAGEMENT_TARGET, build_recycle_report
 
     cut = parse_as_of(as_of, day="end")
-    settings = _settings(db)
+    settings = settings_for(db)
     tables = _read_tables(settings, ["leads", "opportunities", "activities", "accounts"])
     scorer, source = _champion_scorer(settings) if use_model else (None, "rules")
     try:

@@ -35,7 +35,7 @@ def _forecast(day: str) -> str:
 def test_forecast_prints_both_periods_and_a_later_run_reuses_the_fits(
         crm_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = _forecast("2026-10-15")
-    assert "2026-10 landing as of 2026-10-15" in first and "2026-Q4 landing" in first
+    assert "2026-10 landing as of 2026-10-15 (USD)" in first and "2026-Q4 landing" in first
     assert "P50" in first and (crm_home / "forecast_fan.png").is_file()
     fits = crm_home / "data" / "forecast_fits"
     kept = {path.name for path in fits.glob("*.pkl")}

@@ -55,18 +55,38 @@ def test_dedupe_writes_merge_file_and_prints_precision_recall(env: Path) -> None
     assert (merges["score"] >= 0.85).all()
 
 
-def test_plan_needs_one_currency_and_plans_with_rates(env: Path) -> None:
-    code, output = invoke("plan", "--revenue-target", "200000", "--month", "2026-10")
-    assert code == 1 and "mixes JPY, USD" in output
-    code, output = invoke("plan", "--revenue-target", "200000", "--month", "2026-10",
-                          "--as-of", "2026-10-15T00:00:00Z", "--fx", "JPY=0.0066667",
-                          "--out", "plan")
+def test_plan_reports_in_the_settings_currency_unless_told_otherwise(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADSCORE_FX_RATES", '{"JPY": 0.0066667}')
+    month = ("--revenue-target", "200000", "--month", "2026-10", "--as-of", "2026-10-15")
+    code, output = invoke("plan", *month, "--out", "plan")           # the settings' USD and JPY
     assert code == 0, output
     assert "KPI plan 2026-10: 200,000 USD" in output
     table = pd.read_csv(env / "plan" / "kpi_plan.csv", index_col="kpi")
     assert table.loc["revenue", "required"] == 200_000
     assert table.loc["leads", "required"] > table.loc["mqls", "required"] > table.loc[
         "sqls", "required"]
+    code, output = invoke("plan", *month, "--fx", "JPY=0.0066667", "--out", "plan_fx")
+    assert code == 0, output
+    pd.testing.assert_frame_equal(pd.read_csv(env / "plan_fx" / "kpi_plan.csv"),
+                                  pd.read_csv(env / "plan" / "kpi_plan.csv"))
+    code, output = invoke("plan", *month, "--currency", "JPY", "--fx", "USD=150")
+    assert code == 0, output
+    assert "KPI plan 2026-10: 200,000 JPY" in output
+
+
+@pytest.mark.parametrize(("options", "rates", "message"), [
+    ((), "{}", "deals in JPY have no exchange rate into USD: give one with --fx JPY=RATE"),
+    (("--currency", "EUR"), '{"JPY": 0.0066667}',
+     "deals in JPY, USD have no exchange rate into EUR: give one with --fx JPY=RATE"),
+])
+def test_plan_names_a_currency_without_a_rate_and_how_to_give_one(
+        env: Path, monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...], rates: str,
+        message: str) -> None:
+    monkeypatch.setenv("LEADSCORE_FX_RATES", rates)
+    code, output = invoke("plan", "--revenue-target", "200000", "--month", "2026-10", *options)
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", output).split())   # click's error box, unwrapped
+    assert code == 2 and f"Invalid value for --fx: {message}" in text, output
 
 
 def test_recycle_ranks_on_rules_without_a_registry(env: Path) -> None:
