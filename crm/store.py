@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from crm import schema
 from crm.settings import ensure_sqlite_parent
+from crm.timestamps import to_utc_series
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +231,7 @@ def _from_sql(spec: schema.TableSpec, raw: pd.DataFrame) -> pd.DataFrame:
     for col in spec.columns:
         values = raw[col.name]
         if col.kind == "datetime":
-            out[col.name] = pd.to_datetime(values, utc=True, format="ISO8601").astype(
-                schema.TIMESTAMP_DTYPE)
+            out[col.name] = to_utc_series(values, format="ISO8601")
         elif col.kind == "bool":
             out[col.name] = values.astype("boolean")
         else:
