@@ -20,12 +20,17 @@ GENERATED_MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026
 QUALITY_DAYS = (1, 15)
 
 
-@pytest.fixture(scope="module")
-def generated() -> dict[str, pd.DataFrame]:
+def generate_usd_crm(n_leads: int, months: int = 24) -> dict[str, pd.DataFrame]:
+    """The sample CRM (seed 42) over ``months`` months, in USD."""
     from crm.sample import USD_JPY, GeneratorConfig, generate_crm
 
-    tables, _ = generate_crm(GeneratorConfig(n_leads=20_000, seed=42))
+    tables, _ = generate_crm(GeneratorConfig(n_leads=n_leads, seed=42, months=months))
     return convert_currency(tables, {"USD": 1.0, "JPY": 1.0 / USD_JPY}, "USD")
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, pd.DataFrame]:
+    return generate_usd_crm(20_000)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +131,21 @@ def test_quarter_forecast_beats_every_baseline_at_mid_quarter(generated: dict) -
     baselines = [summary.loc["61", f"mape_{name}"] for name in BASELINES]
     assert summary.loc["61", "n_months"] >= 6
     assert summary.loc["61", "mape_model"] <= np.nanmin(baselines)
+
+
+@pytest.mark.slow
+def test_quarters_on_a_long_history_beat_every_baseline_with_honest_bands() -> None:
+    """60 months (17 backtested quarters): the model's MAPE is at most the best baseline's and
+    P10-P90 holds 70-90% of quarters at each as-of day (6 quarters cannot show either: one
+    quarter is 17 points of coverage)."""
+    tables = generate_usd_crm(50_000, months=60)
+    config = BacktestConfig(as_of_days=(1, 31, 61), freq="quarter", n_simulations=2000, seed=42)
+    summary = summarize_backtest(run_backtest(tables, config)).set_index("as_of_day")
+    for day in ("1", "31", "61"):
+        baselines = [summary.loc[day, f"mape_{name}"] for name in BASELINES]
+        assert summary.loc[day, "n_months"] >= 16, day
+        assert summary.loc[day, "mape_model"] <= np.nanmin(baselines), day
+        assert 0.7 <= summary.loc[day, "coverage_p10_p90"] <= 0.9, day
 
 
 def test_unknown_month_is_named(generated: dict) -> None:
