@@ -86,17 +86,23 @@ class FunnelView:
     chart: Any
 
 
+def period_before(moment: pd.Timestamp, freq: str) -> str:
+    """The period (``M``, ``Q``, ``W``) holding the last instant before ``moment``: on the first
+    day of a month (today 00:00, nothing of it known yet) the month that just ended."""
+    return str(pd.Period((moment - pd.Timedelta(microseconds=1)).tz_localize(None), freq))
+
+
 def funnel_view(tables: dict[str, pd.DataFrame], period: str | None, freq: str,
                 as_of: pd.Timestamp | None, default_day: pd.Timestamp,
                 chart_title: str) -> FunnelView:
-    """``reports.build_funnel`` for ``period`` (default: the period of ``default_day``).
+    """``reports.build_funnel`` for ``period`` (default: ``period_before(as_of or default_day)``).
 
     Raises:
         ValueError: a period or frequency pandas cannot read, or ``as_of`` before the period.
     """
     if freq not in ("M", "Q", "W"):
         raise ValueError(f"freq: {freq!r} is not one of M, Q, W")
-    chosen = period or str(pd.Period((as_of or default_day).tz_localize(None), freq))
+    chosen = period or period_before(as_of or default_day, freq)
     report = build_funnel(tables, chosen, freq=freq, as_of=as_of)
     stages = _rows(report.stages, "stage")
     for row in stages:

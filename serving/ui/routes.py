@@ -41,6 +41,7 @@ from serving.ui.leader import (
     ReportCache,
     dedupe_view,
     funnel_view,
+    period_before,
     plan_view,
     read_report_tables,
     recycle_view,
@@ -431,7 +432,7 @@ def plan_page(request: Request, revenue_target: float | None = None,
     from forecast import convert_currency
 
     day, cut = PARTS.as_of(None), _optional_day(as_of)
-    month = month or str(pd.Period((cut or day).tz_localize(None), "M"))
+    month = month or period_before(cut or day, "M")
     view = None
     if revenue_target is not None:
         settings = PARTS.runtime.settings  # the service's currency and rates

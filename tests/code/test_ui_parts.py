@@ -218,3 +218,19 @@ def test_warming_builds_todays_and_yesterdays_boards_once(tmp_path) -> None:
     assert warmed == [day.to_pydatetime()]
     parts.settings = parts.settings.model_copy(update={"warm_seconds": 0})
     assert parts.start_warming(parts._runtime, stop) is None  # 0 turns it off
+
+
+def test_the_funnel_and_plan_default_to_the_period_that_holds_the_data() -> None:
+    """On the first day of a month (the data's "today" is 00:00 of the 1st, nothing of the
+    month known) the pages open on the month that just ended, not on an error."""
+    from crm.sample import GeneratorConfig, generate_crm
+    from serving.ui.leader import funnel_view, period_before
+
+    end = pd.Timestamp("2026-10-31 22:00", tz="UTC")
+    tables, _ = generate_crm(GeneratorConfig(n_leads=300, seed=4, end=end))
+    today = pd.Timestamp("2026-11-01", tz="UTC")
+    view = funnel_view(tables, None, "M", None, today, "chart")
+    assert view.period == "2026-10" and view.stages[0]["entered"] > 0
+    assert period_before(today, "M") == "2026-10"
+    assert period_before(pd.Timestamp("2026-11-15", tz="UTC"), "M") == "2026-11"
+    assert period_before(pd.Timestamp("2026-10-01", tz="UTC"), "Q") == "2026Q3"
