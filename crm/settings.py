@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     win_model_name: str = "leadscore-win"
     seed: int = 42
 
+    def rates_into(self, currency: str | None = None, fx: dict[str, float] | None = None
+                   ) -> tuple[str, dict[str, float]]:
+        """The reporting currency (``currency``, else ``reporting_currency``) and the value of
+        one unit of each currency in it: ``fx`` when given, else ``fx_rates`` when the currency
+        is the settings' own (they are rates into it); the currency itself is always 1.
+
+        The one rule of the CLI, ``POST /forecast`` and the web pages.
+        """
+        currency = (currency or self.reporting_currency).strip().upper()
+        if fx:
+            rates = dict(fx)
+        else:
+            rates = dict(self.fx_rates) if currency == self.reporting_currency else {}
+        return currency, {**rates, currency: 1.0}
+
     def absolute(self, base: Path | None = None) -> "Settings":
         """These settings with every relative location (data folder, SQLite files, artifact
         root) made absolute against ``base`` (default: the working directory), so that a

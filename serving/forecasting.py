@@ -57,9 +57,8 @@ class ForecastService:
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.store = store
-        settings = settings or Settings()
-        self.currency = settings.reporting_currency
-        self.fx_rates = dict(settings.fx_rates)
+        self.settings = settings or Settings()
+        self.currency = self.settings.reporting_currency
         self.max_pending = max_pending
         self._cache: OrderedDict[tuple, Forecaster] = OrderedDict()
         self._fits: dict[tuple, tuple[float, FitCache]] = {}
@@ -70,10 +69,7 @@ class ForecastService:
 
     def rates_for(self, request: ForecastRequest) -> tuple[str, dict[str, float]]:
         """The reporting currency and rates of ``request`` (the service's when it names none)."""
-        currency = request.currency or self.currency
-        if request.fx:
-            return currency, dict(request.fx)
-        return currency, dict(self.fx_rates) if currency == self.currency else {}
+        return self.settings.rates_into(request.currency, request.fx)
 
     def forecast(self, request: ForecastRequest) -> dict:
         """The landing forecast as a JSON-ready dict (see ``LandingForecast.to_dict``)."""
@@ -148,7 +144,7 @@ class ForecastService:
         if hit is not None and time.monotonic() - hit[0] < FIT_CACHE_SECONDS:
             return hit[1]
         tables = self.store.read_tables(["opportunities", "opportunity_stage_history"])
-        fits = FitCache(convert_currency(tables, {**rates, currency: 1.0}, currency),
+        fits = FitCache(convert_currency(tables, rates, currency),
                         store=self.fit_store)
         self._fits = {key: (time.monotonic(), fits)}  # one dataset at a time: bounded memory
         return fits

@@ -61,27 +61,21 @@ def parse_as_of(text: str | None, option: str = "--as-of", *,
 
 def reporting_rates(settings: Settings, currency: str | None,
                     fx: list[str] | None) -> tuple[str, dict[str, float]]:
-    """The reporting currency and the value of one unit of each currency in it.
-
-    ``--currency`` wins over the settings' ``reporting_currency``; ``--fx`` rates win over the
-    settings' ``fx_rates``, which count only for the settings' own currency (they are rates
-    into it).
+    """The reporting currency and the value of one unit of each currency in it
+    (``Settings.rates_into``): ``--currency`` wins over the settings' ``reporting_currency``,
+    ``--fx`` rates over the settings' ``fx_rates``.
 
     Raises:
         typer.BadParameter: an ``--fx`` value that is not CODE=RATE.
     """
-    currency = (currency or settings.reporting_currency).strip().upper()
-    if not fx:
-        own = currency == settings.reporting_currency
-        return currency, {**(settings.fx_rates if own else {}), currency: 1.0}
-    rates = {currency: 1.0}
-    for item in fx:
+    rates = {}
+    for item in fx or []:
         code, _, value = item.partition("=")
         try:
             rates[code.strip().upper()] = float(value)
         except ValueError:
             raise typer.BadParameter(f"{item!r} is not CODE=RATE", param_hint="--fx") from None
-    return currency, rates
+    return settings.rates_into(currency, rates)
 
 
 def to_reporting_currency(tables: dict[str, pd.DataFrame], settings: Settings,

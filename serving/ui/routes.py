@@ -435,9 +435,7 @@ def plan_page(request: Request, revenue_target: float | None = None,
     month = month or period_before(cut or day, "M")
     view = None
     if revenue_target is not None:
-        settings = PARTS.runtime.settings  # the service's currency and rates
-        currency = settings.reporting_currency
-        rates = {currency: 1.0, **settings.fx_rates}
+        currency, rates = PARTS.runtime.settings.rates_into()  # the service's
         view = PARTS.report("plan", (revenue_target, month, cut), PLAN_TABLES,
                             lambda tables: plan_view(
                                 convert_currency(tables, rates, currency),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crm.settings import ensure_sqlite_parent, load_settings, sqlite_path
+from crm.settings import Settings, ensure_sqlite_parent, load_settings, sqlite_path
 
 
 def test_defaults_keep_everything_local() -> None:
@@ -161,3 +161,14 @@ def test_the_web_page_has_no_currency_of_its_own(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setenv("LEADSCORE_UI_CURRENCY", "EUR")  # read by crm.settings, not here
     assert not {"currency", "fx"} & set(UiSettings().model_dump())
+
+
+def test_rates_into_one_rule_for_every_surface() -> None:
+    """The settings' rates count for the settings' own currency; given rates win; the
+    reporting currency is always 1 (CLI, POST /forecast and the pages read this)."""
+    settings = Settings(reporting_currency="USD", fx_rates={"JPY": 0.0067, "EUR": 1.1})
+    assert settings.rates_into() == ("USD", {"JPY": 0.0067, "EUR": 1.1, "USD": 1.0})
+    assert settings.rates_into("jpy") == ("JPY", {"JPY": 1.0})
+    assert settings.rates_into("JPY", {"USD": 150.0}) == ("JPY", {"USD": 150.0, "JPY": 1.0})
+    assert settings.rates_into(None, {"JPY": 0.007, "USD": 3.0}) == (
+        "USD", {"JPY": 0.007, "USD": 1.0})

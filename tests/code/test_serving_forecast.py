@@ -117,7 +117,7 @@ def test_reporting_currency_and_rates_come_from_settings(service: ForecastServic
     status, body = asyncio.run(handle_forecast(service, _request(fx={})))
     assert status == 200, body
     assert body["currency"] == "USD"
-    assert service.rates_for(_request(fx={})) == ("USD", {"JPY": 1 / 150})
+    assert service.rates_for(_request(fx={})) == ("USD", {"JPY": 1 / 150, "USD": 1.0})
 
 
 def test_mixed_currencies_without_rates_are_a_422_naming_the_problem(store: CRMStore) -> None:
