@@ -124,7 +124,10 @@ class TimeToCloseModel:
         self.amount_edges_ = (np.unique(np.quantile(log_amount, [0.25, 0.5, 0.75]))
                               if len(log_amount) else np.zeros(0))
         rows, weights, outcome = self._training_rows(states, tables["opportunities"], as_of)
-        design = self._design(*rows)
+        # weights scaled to mean 1 over the sampled rows before merging: the merged rows keep
+        # the total, so the L2 strength (1 / (C x total)) is the one of the rows themselves
+        design, weights, outcome = _collapse(*self._design_parts(*rows),
+                                             weights / weights.mean(), outcome)
         self.models_ = {cause: self._fit_cause(design, outcome == cause, weights)
                         for cause in (WON, LOST)}
         self.as_of_ = as_of
@@ -140,7 +143,7 @@ class TimeToCloseModel:
             return None
         model = LogisticRegression(C=self.regularization, solver="newton-cholesky",
                                    max_iter=100, tol=1e-5)
-        return model.fit(design, event.astype("int64"), sample_weight=weights / weights.mean())
+        return model.fit(design, event.astype("int64"), sample_weight=weights)
 
     def _landmarks(self, opportunities: pd.DataFrame, as_of: pd.Timestamp) -> list:
         first_close = opportunities["closed_at"].min()
@@ -196,10 +199,6 @@ class TimeToCloseModel:
                 raise ValueError(f"only {n} deals closed {name} between {first_landmark.date()}"
                                  f" and {as_of.date()}; time-to-close needs at least "
                                  f"{self.min_closes}")
-
-    def _design(self, state: dict[str, np.ndarray], k: np.ndarray,
-                landmark: np.ndarray) -> sp.csr_matrix:
-        return _sparse_design(*self._design_parts(state, k, landmark))
 
     def _design_parts(self, state: dict[str, np.ndarray], k: np.ndarray, landmark: np.ndarray
                       ) -> tuple[list[tuple[np.ndarray, int]], list[np.ndarray]]:
@@ -363,6 +362,23 @@ def _accumulate(by_shape: dict[tuple[int, ...], np.ndarray], part: np.ndarray) -
         by_shape[shape] += part
     else:
         by_shape[shape] = np.array(part, dtype="float64")
+
+
+def _collapse(groups: list[tuple[np.ndarray, int]], numeric: list[np.ndarray],
+              weights: np.ndarray, outcome: np.ndarray
+              ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """The design with identical (row, outcome) pairs merged into one row of their summed
+    weight: the same weighted likelihood (and total weight, so the same L2 strength) with far
+    fewer rows to fit (deals in the same cells on days in the same bins)."""
+    key = np.column_stack([codes for codes, _ in groups] + numeric + [outcome]).astype("float64")
+    unique, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n_groups = len(groups)
+    merged = [(unique[:, j].astype("int64"), size) for j, (_, size) in enumerate(groups)]
+    merged_numeric = [unique[:, n_groups + j] for j in range(len(numeric))]
+    summed = np.bincount(inverse, weights=weights, minlength=len(unique))
+    return (_sparse_design(merged, merged_numeric), summed,
+            unique[:, -1].astype(outcome.dtype))
 
 
 def _sparse_design(groups: list[tuple[np.ndarray, int]],

@@ -77,3 +77,28 @@ def test_fit_is_reproducible(daily_deals) -> None:
     first = TimeToCloseModel(max_rows=500).fit(tables, as_of).predict_incidence(snapshot, 30)
     again = TimeToCloseModel(max_rows=500).fit(tables, as_of).predict_incidence(snapshot, 30)
     assert np.array_equal(first.won, again.won)
+
+
+def test_merging_identical_training_rows_changes_no_coefficient() -> None:
+    """Identical (row, outcome) pairs merged into one row of their summed weight: the same
+    weighted likelihood and total weight, so the same fit on far fewer rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    from forecast.time_to_close import _collapse, _sparse_design
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    groups = [(rng.integers(0, 4, n), 4), (rng.integers(0, 3, n), 3)]
+    numeric = [np.where(rng.random(n) < 0.5, 0.0, 1.5)]
+    outcome = rng.choice([0, 1, 2], n, p=[0.8, 0.15, 0.05])
+    weights = np.where(outcome == 0, 3.0, 1.0)
+    weights = weights / weights.mean()
+    design, merged_weights, merged_outcome = _collapse(groups, numeric, weights, outcome)
+    assert design.shape[0] < 100 and merged_weights.sum() == pytest.approx(n)
+    for cause in (1, 2):
+        fits = [LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10).fit(
+            x, (y == cause).astype(int), sample_weight=w) for x, y, w in (
+            (_sparse_design(groups, numeric), outcome, weights),
+            (design, merged_outcome, merged_weights))]
+        assert np.allclose(fits[0].coef_, fits[1].coef_, atol=1e-8)
+        assert np.allclose(fits[0].intercept_, fits[1].intercept_, atol=1e-8)
