@@ -436,25 +436,33 @@ class _Failed:
 
 def _evidence_row(cache: FitCache, moment: pd.Timestamp, period: Period,
                   win_source: str) -> dict[str, Any]:
-    tables = cache.tables
     model = cache.time_to_close(moment)
     snapshot = cache.snapshot(moment)
-    elapsed = period.day_index(moment)
-    left = period.n_days - elapsed
     incidence = cache.incidence(moment)
     win = resolve_win_probability(win_source, cache, moment)
-    p = _win_probabilities(win, snapshot, incidence, model)
-    pipeline = float((snapshot["amount"].to_numpy(dtype="float64") * p
+    p_win = _win_probabilities(win, snapshot, incidence, model)
+    return _evidence_of(cache, moment, period, snapshot, p_win, incidence, win_source,
+                        lambda: cache.evidence(moment, period_containing(moment, "month"),
+                                               win_source))
+
+
+def _evidence_of(cache: FitCache, moment: pd.Timestamp, period: Period, snapshot: pd.DataFrame,
+                 p_win: np.ndarray, incidence: CloseIncidence, win_source: WinSource,
+                 month_row: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The evidence row (``EVIDENCE``) of ``period`` at ``moment`` from the open deals' P(win)
+    and close incidence; ``month_row`` gives the month's row when a quarter is composed."""
+    elapsed = period.day_index(moment)
+    left = period.n_days - elapsed
+    pipeline = float((snapshot["amount"].to_numpy(dtype="float64") * p_win
                       * incidence.close_probability_given_won(left)).sum())
     new = cache.arrival_model(moment, period.freq).expected_revenue(period, moment)
     model_rest, composed = pipeline + new, np.nan
     if is_composed(period, elapsed):
-        month_row = cache.evidence(moment, period_containing(moment, "month"), win_source)
-        composed = cache.compose_quarter_rest(moment, month_row, model_rest, win_source)
+        composed = cache.compose_quarter_rest(moment, month_row(), model_rest, win_source)
     return {"period_start": period.start, "period_end": period.end, "as_of": moment,
             "booked": cache.booked(moment, period), "elapsed_days": elapsed,
             "days_left": left, "model_rest": model_rest,
-            "seasonal_rest": same_day_rest(tables, moment, period, SEASONAL_PERIODS,
+            "seasonal_rest": same_day_rest(cache.tables, moment, period, SEASONAL_PERIODS,
                                            match_quarter_position=True,
                                            data_start=cache.data_start,
                                            revenue=cache.won_revenue),
@@ -565,24 +573,9 @@ class Forecaster:
 
     def evidence(self, freq: Freq) -> dict[str, Any]:
         """This forecast's evidence row: booked, days, the model's and history's remaining."""
-        period = period_containing(self.as_of, freq)
-        n_left = period.n_days - period.day_index(self.as_of)
-        pipeline = float((self.snapshot["amount"].to_numpy(dtype="float64") * self.p_win
-                          * self.incidence.close_probability_given_won(n_left)).sum())
-        model_rest = pipeline + self.arrival_model(freq).expected_revenue(period, self.as_of)
-        composed = np.nan
-        if is_composed(period, period.day_index(self.as_of)):
-            composed = self.cache.compose_quarter_rest(self.as_of, self.evidence("month"),
-                                                       model_rest, self.win_source)
-        return {"period_start": period.start, "period_end": period.end, "as_of": self.as_of,
-                "booked": self.cache.booked(self.as_of, period),
-                "elapsed_days": period.day_index(self.as_of), "days_left": n_left,
-                "model_rest": model_rest,
-                "seasonal_rest": same_day_rest(self.tables, self.as_of, period, SEASONAL_PERIODS,
-                                               match_quarter_position=True,
-                                               data_start=self.cache.data_start,
-                                               revenue=self.cache.won_revenue),
-                "actual": np.nan, "composed_rest": composed}
+        return _evidence_of(self.cache, self.as_of, period_containing(self.as_of, freq),
+                            self.snapshot, self.p_win, self.incidence, self.win_source,
+                            lambda: self.evidence("month"))
 
     def calibration(self, freq: Freq, prior_scale: float) -> "Calibration":
         """Combination and spread for ``freq``, fitted on past periods at the same day.

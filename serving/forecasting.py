@@ -58,7 +58,6 @@ class ForecastService:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
         self.store = store
         self.settings = settings or Settings()
-        self.currency = self.settings.reporting_currency
         self.max_pending = max_pending
         self._cache: OrderedDict[tuple, Forecaster] = OrderedDict()
         self._fits: dict[tuple, tuple[float, FitCache]] = {}
@@ -66,6 +65,11 @@ class ForecastService:
         self._lock = Lock()
         self._pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecast")
+
+    @property
+    def currency(self) -> str:
+        """The service's reporting currency (``LEADSCORE_REPORTING_CURRENCY``)."""
+        return self.settings.reporting_currency
 
     def rates_for(self, request: ForecastRequest) -> tuple[str, dict[str, float]]:
         """The reporting currency and rates of ``request`` (the service's when it names none)."""
